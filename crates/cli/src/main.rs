@@ -1,0 +1,377 @@
+//! `throughline`: the command line over the core library. Each command is thin wiring:
+//! parse arguments, call the library's step, print the answer.
+
+mod import;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use throughline_engine::{Engine, FunnelGroup, JobSettings, KpiGroup, KpiQuery};
+use throughline_lake::Lake;
+use throughline_model::TenantId;
+use throughline_model::channel::ChannelRules;
+use throughline_model::field::parse_date;
+use throughline_model::table::Table;
+
+use crate::output::Format;
+
+#[derive(Parser)]
+#[command(
+    name = "throughline",
+    version,
+    about = "End-to-end marketing attribution: ad spend -> click -> lead -> deal -> repeat sale"
+)]
+struct Cli {
+    /// The lake: a local directory.
+    #[arg(
+        long,
+        global = true,
+        env = "THROUGHLINE_LAKE",
+        default_value = "./lake"
+    )]
+    lake: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct TenantArg {
+    /// Tenant id (a-z, 0-9, '-', '_').
+    #[arg(long, env = "THROUGHLINE_TENANT")]
+    tenant: String,
+}
+
+#[derive(clap::Args)]
+struct RulesArg {
+    /// Channel rules (TOML, see docs/CHANNELS.md); the built-in GA4 rules by default.
+    #[arg(long, env = "THROUGHLINE_CHANNELS")]
+    channels: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct WindowArg {
+    /// First date (YYYY-MM-DD, UTC), inclusive.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last date (YYYY-MM-DD, UTC), inclusive.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import CSV (header row), NDJSON or Parquet files into a table (see docs/IMPORT.md).
+    Import {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// touchpoints, leads, deal_events, orders or ad_costs.
+        #[arg(long)]
+        table: String,
+        /// Calling code for national-format phone numbers, e.g. 380 for Ukraine.
+        #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
+        phone_country: Option<String>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Build the attribution table for all models (replaces the window's results atomically).
+    Attribute {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        window: WindowArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Touchpoints older than this before a conversion are not in its journey.
+        #[arg(long, default_value_t = 30)]
+        lookback_days: i64,
+        /// Half-life of the time_decay model.
+        #[arg(long, default_value_t = 7.0)]
+        half_life_days: f64,
+    },
+    /// Cost, leads, won deals, revenue, margin, CPL, CAC, ROAS and ROI per group.
+    Kpi {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        window: WindowArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// first_touch, last_touch, last_non_direct, linear, position_based or time_decay.
+        #[arg(long, default_value = "last_non_direct")]
+        model: String,
+        #[arg(long, value_enum, default_value_t = GroupBy::Channel)]
+        group_by: GroupBy,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Deals per stage: entered, moved on, lost, open, conversion, median days; loss reasons.
+    Funnel {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        #[arg(long, value_enum, default_value_t = FunnelBy::All)]
+        group_by: FunnelBy,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Run one read-only SQL query over the tenant's tables and views.
+    Sql {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        query: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Import the demo business (samplesdata/) into a fresh lake, attribute, show ROI and funnel.
+    Demo {
+        /// Where the sample files are.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samplesdata"))]
+        samples: PathBuf,
+        /// Keep the demo lake in this directory instead of a temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GroupBy {
+    Channel,
+    SourceMedium,
+    Campaign,
+    Platform,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FunnelBy {
+    All,
+    Channel,
+    Manager,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("THROUGHLINE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Import {
+            tenant,
+            table,
+            phone_country,
+            files,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let tenant = tenant_id(&tenant)?;
+            let table = Table::from_name(&table)?;
+            let clean = import::import_files(&lake, &tenant, table, phone_country, &files).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Attribute {
+            tenant,
+            window,
+            rules,
+            lookback_days,
+            half_life_days,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let mut engine = open_engine(&lake, &tenant, &rules).await?;
+            let settings = JobSettings {
+                lookback_days,
+                half_life_days,
+                window: window_dates(&window)?
+                    .map(|(f, t)| (f.unwrap_or(i32::MIN / 2), t.unwrap_or(i32::MAX / 2))),
+            };
+            let report = engine.run_attribution(&settings).await?;
+            println!(
+                "attributed {} conversions ({} rows, {} date partitions) for tenant {}; attribution version {}",
+                report.conversions,
+                report.rows,
+                report.partitions,
+                engine.tenant(),
+                report.manifest_version
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kpi {
+            tenant,
+            window,
+            rules,
+            model,
+            group_by,
+            format,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let engine = open_engine(&lake, &tenant, &rules).await?;
+            let (from, to) = window_dates(&window)?.unwrap_or((None, None));
+            let query = KpiQuery {
+                model,
+                group_by: group_by.into(),
+                from,
+                to,
+            };
+            output::print(&engine.kpi(&query).await?, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Funnel {
+            tenant,
+            rules,
+            group_by,
+            format,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let engine = open_engine(&lake, &tenant, &rules).await?;
+            let report = engine.funnel(group_by.into()).await?;
+            output::print_titled("Funnel by stage", &report.stages, format)?;
+            output::print_titled("Lost deals by reason", &report.loss_reasons, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sql {
+            tenant,
+            rules,
+            query,
+            format,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let engine = open_engine(&lake, &tenant, &rules).await?;
+            output::print(&engine.sql(&query).await?, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { samples, keep } => demo(&samples, keep).await,
+    }
+}
+
+impl From<GroupBy> for KpiGroup {
+    fn from(g: GroupBy) -> Self {
+        match g {
+            GroupBy::Channel => KpiGroup::Channel,
+            GroupBy::SourceMedium => KpiGroup::SourceMedium,
+            GroupBy::Campaign => KpiGroup::Campaign,
+            GroupBy::Platform => KpiGroup::Platform,
+        }
+    }
+}
+
+impl From<FunnelBy> for FunnelGroup {
+    fn from(g: FunnelBy) -> Self {
+        match g {
+            FunnelBy::All => FunnelGroup::All,
+            FunnelBy::Channel => FunnelGroup::Channel,
+            FunnelBy::Manager => FunnelGroup::Manager,
+        }
+    }
+}
+
+fn open_lake(location: &str) -> Result<Lake> {
+    Lake::open(location).with_context(|| format!("opening the lake at {location}"))
+}
+
+fn tenant_id(arg: &TenantArg) -> Result<TenantId> {
+    Ok(TenantId::parse(&arg.tenant)?)
+}
+
+fn channel_rules(arg: &RulesArg) -> Result<Arc<ChannelRules>> {
+    Ok(Arc::new(match &arg.channels {
+        Some(path) => ChannelRules::from_file(path)
+            .with_context(|| format!("loading channel rules {}", path.display()))?,
+        None => ChannelRules::builtin(),
+    }))
+}
+
+async fn open_engine(lake: &Lake, tenant: &TenantArg, rules: &RulesArg) -> Result<Engine> {
+    Ok(Engine::open(lake, &tenant_id(tenant)?, channel_rules(rules)?).await?)
+}
+
+type DateWindow = (Option<i32>, Option<i32>);
+
+fn window_dates(window: &WindowArg) -> Result<Option<DateWindow>> {
+    let parse = |flag: &str, v: &Option<String>| -> Result<Option<i32>> {
+        v.as_deref()
+            .map(|d| parse_date(flag, d).map_err(|e| anyhow::anyhow!("--{e}")))
+            .transpose()
+    };
+    let (from, to) = (parse("from", &window.from)?, parse("to", &window.to)?);
+    Ok((from.is_some() || to.is_some()).then_some((from, to)))
+}
+
+/// The README's first command: the whole pipeline on the demo business.
+async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCode> {
+    if !samples.join("touchpoints.csv").exists() {
+        anyhow::bail!(
+            "no demo data in {}: run from a checkout of the repository or pass --samples DIR",
+            samples.display()
+        );
+    }
+    let temp = tempfile::tempdir()?;
+    let location = keep.unwrap_or_else(|| temp.path().to_path_buf());
+    let lake = open_lake(&location.display().to_string())?;
+    let tenant = TenantId::parse("demo")?;
+    println!("Demo lake: {}\n", location.display());
+    let mut clean = true;
+    for table in Table::ALL {
+        let file = samples.join(format!("{}.csv", table.name()));
+        clean &= import::import_files(&lake, &tenant, table, Some("380".into()), &[file]).await?;
+    }
+    let mut engine = Engine::open(&lake, &tenant, Arc::new(ChannelRules::builtin())).await?;
+    let started = std::time::Instant::now();
+    let report = engine.run_attribution(&JobSettings::default()).await?;
+    println!(
+        "\nAttributed {} conversions with 6 models in {:.2}s ({} rows).\n",
+        report.conversions,
+        started.elapsed().as_secs_f64(),
+        report.rows
+    );
+    let query = KpiQuery {
+        model: "last_non_direct".into(),
+        ..KpiQuery::default()
+    };
+    output::print_titled(
+        "Channel ROI (model: last_non_direct; money in UAH)",
+        &engine.kpi(&query).await?,
+        Format::Table,
+    )?;
+    let campaigns = KpiQuery {
+        group_by: KpiGroup::Campaign,
+        model: "position_based".into(),
+        ..KpiQuery::default()
+    };
+    output::print_titled(
+        "Campaign ROI (model: position_based)",
+        &engine.kpi(&campaigns).await?,
+        Format::Table,
+    )?;
+    let funnel = engine.funnel(FunnelGroup::All).await?;
+    output::print_titled("Funnel by stage", &funnel.stages, Format::Table)?;
+    output::print_titled("Lost deals by reason", &funnel.loss_reasons, Format::Table)?;
+    println!(
+        "Try: throughline --lake {} kpi --tenant demo --group-by campaign --model time_decay",
+        location.display()
+    );
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,52 @@
+//! Printing record batches as a table, CSV or JSON.
+
+use std::io::Write;
+
+use anyhow::Result;
+use arrow::record_batch::RecordBatch;
+use arrow::util::pretty::pretty_format_batches;
+use clap::ValueEnum;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+pub fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Table => writeln!(out, "{}", pretty_format_batches(batches)?)?,
+        Format::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+        }
+        Format::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(&mut out);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Like [`print`], with a heading for tables (CSV and JSON stay machine-readable).
+pub fn print_titled(title: &str, batches: &[RecordBatch], format: Format) -> Result<()> {
+    if format == Format::Table {
+        println!("{title}");
+    }
+    print(batches, format)?;
+    if format == Format::Table {
+        println!();
+    }
+    Ok(())
+}

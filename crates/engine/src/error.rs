@@ -1,0 +1,23 @@
+use datafusion::error::DataFusionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("query failed: {0}")]
+    DataFusion(#[from] DataFusionError),
+    #[error("arrow error: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error(transparent)]
+    Lake(#[from] throughline_lake::Error),
+    #[error(
+        "unknown model {0:?}: use one of first_touch, last_touch, last_non_direct, linear, position_based, time_decay"
+    )]
+    UnknownModel(String),
+    #[error("no attribution for tenant {0} yet: run `throughline attribute --tenant {0}` first")]
+    NoAttribution(String),
+    #[error("invalid job setting: {0}")]
+    Settings(String),
+    #[error("{0}")]
+    ReadOnly(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,153 @@
+//! The attribution job: run the journey and model SQL for a window of conversion dates
+//! and publish the result as the tenant's `attribution` table in one atomic commit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, Date32Array, Float64Array, Int64Array, TimestampMicrosecondArray, UInt32Array,
+};
+use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use throughline_model::field::utc_date_of;
+
+use crate::session::ATTRIBUTION_TABLE;
+use crate::sql_files::{SqlFile, install_sql};
+use crate::{Engine, Error, Result};
+
+/// Settings of one job run (documented in docs/MODELS.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSettings {
+    /// Touchpoints older than this before the conversion are not in its journey.
+    pub lookback_days: i64,
+    /// Half-life of the time-decay model.
+    pub half_life_days: f64,
+    /// Conversion dates (UTC, inclusive, days since epoch) to recompute; `None` = all.
+    pub window: Option<(i32, i32)>,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            lookback_days: 30,
+            half_life_days: 7.0,
+            window: None,
+        }
+    }
+}
+
+impl JobSettings {
+    pub(crate) fn params_batch(&self) -> Result<(&'static str, RecordBatch)> {
+        if self.lookback_days < 0 {
+            return Err(Error::Settings("lookback days must be 0 or more".into()));
+        }
+        if !(self.half_life_days > 0.0 && self.half_life_days.is_finite()) {
+            return Err(Error::Settings(
+                "half-life days must be a positive number".into(),
+            ));
+        }
+        if let Some((from, to)) = self.window
+            && from > to
+        {
+            return Err(Error::Settings("--from is after --to".into()));
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("lookback_days", DataType::Int64, false),
+            Field::new("half_life_days", DataType::Float64, false),
+            Field::new("from_date", DataType::Date32, true),
+            Field::new("to_date", DataType::Date32, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![self.lookback_days])),
+                Arc::new(Float64Array::from(vec![self.half_life_days])),
+                Arc::new(Date32Array::from(vec![self.window.map(|w| w.0)])),
+                Arc::new(Date32Array::from(vec![self.window.map(|w| w.1)])),
+            ],
+        )?;
+        Ok(("job_params", batch))
+    }
+}
+
+/// What a job run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionReport {
+    pub rows: usize,
+    pub conversions: usize,
+    pub partitions: usize,
+    pub manifest_version: u64,
+}
+
+impl Engine {
+    /// Computes attribution for every model and replaces the window's partitions of the
+    /// `attribution` table atomically.
+    pub async fn run_attribution(&mut self, settings: &JobSettings) -> Result<AttributionReport> {
+        self.set_params(settings.params_batch()?)?;
+        install_sql(&self.ctx, SqlFile::Journeys).await?;
+        install_sql(&self.ctx, SqlFile::Attribution).await?;
+        let batches = self
+            .ctx
+            .sql("SELECT * FROM attribution_result ORDER BY conversion_ts, conversion_id, model, position")
+            .await?
+            .collect()
+            .await?;
+        let conversions = self
+            .ctx
+            .sql("SELECT count(*) FROM window_conversions")
+            .await?
+            .collect()
+            .await?
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .unwrap_or(0) as usize;
+        let by_date = split_by_conversion_date(&batches)?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let partitions = by_date.len();
+        let manifest = self
+            .lake
+            .commit_replace(ATTRIBUTION_TABLE, &self.tenant, settings.window, by_date)
+            .await?;
+        tracing::info!(tenant = %self.tenant, rows, conversions, partitions, version = manifest.version, "attribution committed");
+        self.register_attribution().await?;
+        Ok(AttributionReport {
+            rows,
+            conversions,
+            partitions,
+            manifest_version: manifest.version,
+        })
+    }
+}
+
+/// Groups result rows by the UTC date of their conversion: the output's partitions.
+fn split_by_conversion_date(batches: &[RecordBatch]) -> Result<BTreeMap<i32, Vec<RecordBatch>>> {
+    let mut by_date: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
+    for batch in batches {
+        let ts = batch
+            .column_by_name("conversion_ts")
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+            .ok_or_else(|| {
+                Error::Settings("attribution_result must have a microsecond conversion_ts".into())
+            })?;
+        let mut indices: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+        for row in 0..batch.num_rows() {
+            if !ts.is_null(row) {
+                indices
+                    .entry(utc_date_of(ts.value(row)))
+                    .or_default()
+                    .push(row as u32);
+            }
+        }
+        for (date, rows) in indices {
+            let part = take_record_batch(batch, &UInt32Array::from(rows))?;
+            by_date.entry(date).or_default().push(part);
+        }
+    }
+    Ok(by_date)
+}

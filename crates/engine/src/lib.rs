@@ -1,0 +1,17 @@
+//! Throughline's job and reports on DataFusion: identity, journeys, the attribution
+//! models, KPIs and the funnel. The logic is the SQL in `sql/`; this crate registers the
+//! lake's tables and the channel-rule functions, runs that SQL and publishes results.
+
+mod error;
+mod job;
+mod reports;
+mod session;
+mod sql_files;
+mod udf;
+
+pub use error::{Error, Result};
+pub use job::{AttributionReport, JobSettings};
+pub use reports::{FunnelGroup, FunnelReport, KpiGroup, KpiQuery, MODELS};
+pub use session::Engine;
+pub use sql_files::{SqlFile, install_sql};
+pub use udf::register_channel_functions;

@@ -1,0 +1,147 @@
+//! One tenant's view of the lake as a DataFusion session: the input tables (Hive
+//! partitioned by date), the committed attribution output, the channel functions and the
+//! SQL views. Only this tenant's prefix is registered, so no query can read another's.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use throughline_lake::{Lake, table_prefix};
+use throughline_model::TenantId;
+use throughline_model::channel::ChannelRules;
+use throughline_model::table::Table;
+use url::Url;
+
+use crate::sql_files::{SqlFile, install_sql};
+use crate::{Error, JobSettings, KpiQuery, Result, register_channel_functions};
+
+/// The lake's object store is registered under this URL, whatever its backend, so table
+/// paths look the same on a local disk and on S3.
+const LAKE_URL: &str = "throughline://lake/";
+
+pub const ATTRIBUTION_TABLE: &str = "attribution";
+
+pub struct Engine {
+    pub(crate) ctx: SessionContext,
+    pub(crate) lake: Lake,
+    pub(crate) tenant: TenantId,
+    pub(crate) has_attribution: bool,
+}
+
+impl Engine {
+    /// Opens a tenant's tables. `rules` are the channel rules (`ChannelRules::builtin()`
+    /// unless the user passed a file).
+    pub async fn open(lake: &Lake, tenant: &TenantId, rules: Arc<ChannelRules>) -> Result<Self> {
+        let config = SessionConfig::new()
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_object_store(
+            &Url::parse(LAKE_URL).expect("valid constant URL"),
+            lake.store(),
+        );
+        register_channel_functions(&ctx, rules);
+        for table in Table::ALL {
+            ctx.register_table(table.name(), input_table(table, tenant)?)?;
+        }
+        let mut engine = Self {
+            ctx,
+            lake: lake.clone(),
+            tenant: tenant.clone(),
+            has_attribution: false,
+        };
+        engine.set_params(JobSettings::default().params_batch()?)?;
+        engine.set_params(KpiQuery::default().params_batch()?)?;
+        engine.set_params(crate::reports::funnel_params("all")?)?;
+        install_sql(&engine.ctx, SqlFile::Journeys).await?;
+        install_sql(&engine.ctx, SqlFile::Attribution).await?;
+        engine.register_attribution().await?;
+        Ok(engine)
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// Registers the committed attribution output, or an empty table of the same shape
+    /// before the first job.
+    pub(crate) async fn register_attribution(&mut self) -> Result<()> {
+        let manifest = self
+            .lake
+            .current_manifest(ATTRIBUTION_TABLE, &self.tenant)
+            .await?;
+        let committed = manifest.is_some();
+        let files: Vec<String> = manifest
+            .iter()
+            .flat_map(|m| m.all_files())
+            .map(str::to_owned)
+            .collect();
+        let provider: Arc<dyn TableProvider> = if files.is_empty() {
+            let schema = Arc::new(
+                self.ctx
+                    .table("attribution_result")
+                    .await?
+                    .schema()
+                    .as_arrow()
+                    .clone(),
+            );
+            Arc::new(MemTable::try_new(schema, vec![vec![]])?)
+        } else {
+            let urls = files
+                .iter()
+                .map(|f| ListingTableUrl::parse(format!("{LAKE_URL}{f}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .infer_schema(&self.ctx.state())
+                .await?;
+            Arc::new(ListingTable::try_new(config)?)
+        };
+        self.has_attribution = committed;
+        self.ctx.deregister_table(ATTRIBUTION_TABLE)?;
+        self.ctx.register_table(ATTRIBUTION_TABLE, provider)?;
+        Ok(())
+    }
+
+    /// Replaces a one-row parameter table (`job_params`, `kpi_params`, `funnel_params`).
+    /// Views bind their tables when created, so callers re-install the SQL that reads it.
+    pub(crate) fn set_params(&self, (name, batch): (&str, RecordBatch)) -> Result<()> {
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, Arc::new(table))?;
+        Ok(())
+    }
+
+    pub(crate) fn require_attribution(&self) -> Result<()> {
+        if self.has_attribution {
+            Ok(())
+        } else {
+            Err(Error::NoAttribution(self.tenant.to_string()))
+        }
+    }
+}
+
+/// An input table over `tables/<table>/tenant=<id>/`, partitioned by `date`.
+fn input_table(table: Table, tenant: &TenantId) -> Result<Arc<dyn TableProvider>> {
+    let url = ListingTableUrl::parse(format!("{LAKE_URL}{}/", table_prefix(table.name(), tenant)))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("date".to_owned(), DataType::Date32)]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(table.schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

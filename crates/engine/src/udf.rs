@@ -1,0 +1,144 @@
+//! The channel rules as SQL functions, so the SQL decides where they apply and the rules
+//! stay data (channels.toml) rather than a CASE expression per deployment.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use throughline_model::channel::{ChannelRules, Traffic};
+use throughline_model::tracking::host_of;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Output {
+    /// channel_group(url, referrer, utm_source, utm_medium, utm_campaign, click_id_type)
+    Channel,
+    /// ad_platform(url, referrer, utm_source, utm_medium, utm_campaign, click_id_type)
+    Platform,
+    /// platform_channel(platform): the channel of cost that matched no touchpoint
+    PlatformChannel,
+    /// url_host(url): lower-case host without `www.`
+    UrlHost,
+}
+
+#[derive(Debug)]
+struct RulesFunction {
+    output: Output,
+    rules: Arc<ChannelRules>,
+    signature: Signature,
+}
+
+// Two functions are the same when they compute the same output with the same rules.
+impl PartialEq for RulesFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.output == other.output && Arc::ptr_eq(&self.rules, &other.rules)
+    }
+}
+impl Eq for RulesFunction {}
+impl Hash for RulesFunction {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.output.hash(state);
+        Arc::as_ptr(&self.rules).hash(state);
+    }
+}
+
+impl RulesFunction {
+    fn new(output: Output, rules: Arc<ChannelRules>) -> Self {
+        let arity = match output {
+            Output::Channel | Output::Platform => 6,
+            Output::PlatformChannel | Output::UrlHost => 1,
+        };
+        Self {
+            output,
+            rules,
+            signature: Signature::uniform(arity, vec![DataType::Utf8], Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for RulesFunction {
+    fn name(&self) -> &str {
+        match self.output {
+            Output::Channel => "channel_group",
+            Output::Platform => "ad_platform",
+            Output::PlatformChannel => "platform_channel",
+            Output::UrlHost => "url_host",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let columns: Vec<ArrayRef> = arrays
+            .iter()
+            .map(|a| cast(a, &DataType::Utf8))
+            .collect::<Result<_, _>>()?;
+        let columns: Vec<&StringArray> = columns
+            .iter()
+            .map(|a| {
+                a.as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8")
+            })
+            .collect();
+        let value = |column: usize, row: usize| -> Option<&str> {
+            let c = columns[column];
+            (!c.is_null(row)).then(|| c.value(row))
+        };
+        let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 12);
+        for row in 0..args.number_rows {
+            match self.output {
+                Output::Channel | Output::Platform => {
+                    let traffic = Traffic {
+                        url: value(0, row),
+                        referrer: value(1, row),
+                        utm_source: value(2, row),
+                        utm_medium: value(3, row),
+                        utm_campaign: value(4, row),
+                        click_id_type: value(5, row),
+                    };
+                    let found = self.rules.classify_ref(&traffic);
+                    if self.output == Output::Channel {
+                        out.append_value(found.channel);
+                    } else {
+                        out.append_option(found.platform);
+                    }
+                }
+                Output::PlatformChannel => match value(0, row) {
+                    Some(platform) => out.append_value(self.rules.platform_channel_ref(platform)),
+                    None => out.append_null(),
+                },
+                Output::UrlHost => out.append_option(value(0, row).and_then(host_of)),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// Registers channel_group, ad_platform, platform_channel and url_host.
+pub fn register_channel_functions(ctx: &SessionContext, rules: Arc<ChannelRules>) {
+    for output in [
+        Output::Channel,
+        Output::Platform,
+        Output::PlatformChannel,
+        Output::UrlHost,
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(RulesFunction::new(
+            output,
+            rules.clone(),
+        )));
+    }
+}

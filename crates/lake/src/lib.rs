@@ -1,0 +1,21 @@
+//! Throughline's lake: Hive-partitioned Parquet tables in an object store (a local
+//! directory or S3), appended idempotently by ingest and replaced atomically by jobs.
+//!
+//! Layout (a public interface, see docs/LAKE.md):
+//! - `tables/<table>/tenant=<id>/date=<YYYY-MM-DD>/part-<uuid>.parquet`
+//! - `quarantine/<source>/tenant=<id>/<time>-<uuid>.ndjson` — rejected records, with reasons
+//! - `_manifests/<table>/tenant=<id>/<version>.json` — the committed file set of job outputs
+
+mod batch;
+mod error;
+mod layout;
+mod manifest;
+mod parquet_io;
+mod store;
+
+pub use batch::rows_to_batch;
+pub use error::{Error, Result};
+pub use layout::{partition_prefix, table_prefix};
+pub use manifest::Manifest;
+pub use parquet_io::{read_parquet, write_parquet};
+pub use store::{AppendReport, Lake};

@@ -1,0 +1,215 @@
+//! The lake handle: one object store rooted at the lake's location, used the same way
+//! whether it is a local directory or S3.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, StringArray};
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use throughline_model::table::Table;
+use throughline_model::table::join_key;
+use throughline_model::{Rejected, Row, TenantId};
+
+use crate::layout;
+use crate::parquet_io::{read_parquet, write_parquet};
+use crate::{Error, Result, rows_to_batch};
+
+#[derive(Debug, Clone)]
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    location: String,
+}
+
+/// What an append did: rows stored, and rows skipped because the lake already had them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AppendReport {
+    pub stored: usize,
+    pub already_present: usize,
+}
+
+impl Lake {
+    /// Opens a lake at a local directory (created if missing).
+    pub fn open(location: &str) -> Result<Self> {
+        if location.starts_with("s3://") {
+            return Err(Error::Open {
+                location: location.to_owned(),
+                reason: "S3 lakes arrive with the serverless build; use a local directory for now"
+                    .into(),
+            });
+        }
+        let dir = location.strip_prefix("file://").unwrap_or(location);
+        std::fs::create_dir_all(dir).map_err(|e| Error::Open {
+            location: location.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::Open {
+            location: location.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let store = LocalFileSystem::new_with_prefix(&dir)?;
+        Ok(Self {
+            store: Arc::new(store),
+            location: dir.display().to_string(),
+        })
+    }
+
+    /// A lake over any object store (S3, memory), rooted at the store's root.
+    pub fn from_store(store: Arc<dyn ObjectStore>, location: impl Into<String>) -> Self {
+        Self {
+            store,
+            location: location.into(),
+        }
+    }
+
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// Human-readable location, for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub async fn list_files(&self, prefix: &Path) -> Result<Vec<Path>> {
+        let mut files: Vec<Path> = self
+            .store
+            .list(Some(prefix))
+            .map_ok(|meta| meta.location)
+            .try_filter(|p| futures::future::ready(p.extension() == Some("parquet")))
+            .try_collect()
+            .await?;
+        files.sort();
+        Ok(files)
+    }
+
+    pub async fn get(&self, path: &Path) -> Result<bytes::Bytes> {
+        Ok(self.store.get(path).await?.bytes().await?)
+    }
+
+    pub async fn put(&self, path: &Path, body: bytes::Bytes) -> Result<()> {
+        self.store.put(path, PutPayload::from(body)).await?;
+        Ok(())
+    }
+
+    /// Appends validated rows to a table, one new file per date partition. Rows whose key
+    /// is already in their partition (or earlier in `rows`) are skipped, so re-importing
+    /// the same rows adds nothing. Each file is written atomically; a crash between
+    /// partitions leaves the others to the next (idempotent) run.
+    pub async fn append(
+        &self,
+        table: Table,
+        tenant: &TenantId,
+        rows: &[Row],
+    ) -> Result<AppendReport> {
+        let mut by_date: BTreeMap<i32, Vec<&Row>> = BTreeMap::new();
+        for row in rows {
+            by_date.entry(row.date).or_default().push(row);
+        }
+        let mut report = AppendReport::default();
+        for (date, partition_rows) in by_date {
+            let mut seen = self.partition_keys(table, tenant, date).await?;
+            let fresh: Vec<&Row> = partition_rows
+                .into_iter()
+                .filter(|row| seen.insert(table.row_key(row)))
+                .collect();
+            report.already_present += rows_in_partition(rows, date) - fresh.len();
+            if fresh.is_empty() {
+                continue;
+            }
+            let batch = rows_to_batch(table, &fresh)?;
+            let path = layout::new_part_file(table.name(), tenant, date);
+            self.put(&path, write_parquet(&[batch])?).await?;
+            report.stored += fresh.len();
+        }
+        Ok(report)
+    }
+
+    /// Keys of the rows already stored in one date partition.
+    async fn partition_keys(
+        &self,
+        table: Table,
+        tenant: &TenantId,
+        date: i32,
+    ) -> Result<HashSet<String>> {
+        let mut keys = HashSet::new();
+        let names = table.key_columns();
+        for path in self
+            .list_files(&layout::partition_prefix(table.name(), tenant, date))
+            .await?
+        {
+            for batch in read_parquet(self.get(&path).await?, Some(names))? {
+                let columns: Vec<&StringArray> = names
+                    .iter()
+                    .map(|name| {
+                        batch
+                            .column_by_name(name)
+                            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                            .ok_or_else(|| Error::Schema {
+                                path: path.to_string(),
+                                table: table.name().into(),
+                                reason: format!("key column {name} missing or not text"),
+                            })
+                    })
+                    .collect::<Result<_>>()?;
+                for i in 0..batch.num_rows() {
+                    let parts: Vec<&str> = columns
+                        .iter()
+                        .map(|c| if c.is_null(i) { "" } else { c.value(i) })
+                        .collect();
+                    keys.insert(join_key(&parts));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Keeps rejected records under `quarantine/<source>/tenant=<id>/`, returns the file.
+    pub async fn quarantine(
+        &self,
+        source: &str,
+        tenant: &TenantId,
+        rejected: &[Rejected],
+    ) -> Result<Option<Path>> {
+        if rejected.is_empty() {
+            return Ok(None);
+        }
+        let mut body = Vec::new();
+        for r in rejected {
+            serde_json::to_writer(&mut body, r).expect("a rejected record always serialises");
+            body.push(b'\n');
+        }
+        let path = layout::quarantine_file(source, tenant, "ndjson");
+        self.put(&path, body.into()).await?;
+        Ok(Some(path))
+    }
+
+    /// Keeps a whole file that could not be read at all (e.g. a missing column), verbatim.
+    pub async fn quarantine_file(
+        &self,
+        source: &str,
+        tenant: &TenantId,
+        file_name: &str,
+        body: bytes::Bytes,
+    ) -> Result<Path> {
+        let safe: String = file_name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = layout::quarantine_file(source, tenant, &safe);
+        self.put(&path, body).await?;
+        Ok(path)
+    }
+}
+
+fn rows_in_partition(rows: &[Row], date: i32) -> usize {
+    rows.iter().filter(|r| r.date == date).count()
+}

@@ -1,0 +1,175 @@
+-- Identity and journeys: which touchpoints belong to which conversion.
+--
+-- Inputs: touchpoints, leads, deal_events, ad_costs (the lake tables of one tenant) and
+-- job_params(lookback_days BIGINT, half_life_days DOUBLE, from_date DATE, to_date DATE).
+-- UDFs: channel_group(...), ad_platform(...), url_host(url) apply the channel rules.
+
+-- Touchpoints with their channel group, ad platform and GA4-style source / medium.
+CREATE OR REPLACE VIEW touchpoint_facts AS
+SELECT
+    t.*,
+    CASE
+        WHEN t.utm_source IS NOT NULL THEN lower(t.utm_source)
+        WHEN t.channel = 'Direct' THEN '(direct)'
+        ELSE coalesce(url_host(t.referrer), t.platform, '(not set)')
+    END AS source,
+    CASE
+        WHEN t.utm_medium IS NOT NULL THEN lower(t.utm_medium)
+        WHEN t.channel = 'Direct' THEN '(none)'
+        WHEN t.click_id_type IS NOT NULL THEN 'cpc'
+        WHEN t.channel IN ('Organic Search', 'Organic Social', 'Organic Video', 'Organic Shopping') THEN 'organic'
+        WHEN t.referrer IS NOT NULL THEN 'referral'
+        ELSE '(not set)'
+    END AS medium
+FROM (
+    SELECT
+        tp.*,
+        channel_group(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS channel,
+        ad_platform(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS platform
+    FROM touchpoints tp
+) t;
+
+-- Leads are the same person when they share a hashed e-mail or phone (one hop); every
+-- lead is related to itself.
+CREATE OR REPLACE VIEW related_leads AS
+SELECT lead_id, lead_id AS related_lead_id FROM leads
+UNION
+SELECT a.lead_id, b.lead_id FROM leads a JOIN leads b ON a.email_sha256 = b.email_sha256
+UNION
+SELECT a.lead_id, b.lead_id FROM leads a JOIN leads b ON a.phone_sha256 = b.phone_sha256;
+
+-- The visitors of a lead: the visitor ids its related leads carry, and the visitors whose
+-- touchpoints carry a related lead's click id.
+CREATE OR REPLACE VIEW lead_visitors AS
+SELECT r.lead_id, l.visitor_id
+FROM related_leads r JOIN leads l ON l.lead_id = r.related_lead_id
+WHERE l.visitor_id IS NOT NULL
+UNION
+SELECT r.lead_id, t.visitor_id
+FROM related_leads r
+JOIN leads l ON l.lead_id = r.related_lead_id
+JOIN touchpoints t ON t.click_id = l.click_id
+WHERE t.visitor_id IS NOT NULL;
+
+-- The touchpoints of a lead: its visitors' touchpoints, and those carrying its click ids.
+CREATE OR REPLACE VIEW lead_touchpoints AS
+SELECT v.lead_id, t.event_id
+FROM lead_visitors v JOIN touchpoints t ON t.visitor_id = v.visitor_id
+UNION
+SELECT r.lead_id, t.event_id
+FROM related_leads r
+JOIN leads l ON l.lead_id = r.related_lead_id
+JOIN touchpoints t ON t.click_id = l.click_id;
+
+-- One row per deal: its lead, latest manager and offer, and when it was first won.
+CREATE OR REPLACE VIEW deals AS
+SELECT
+    deal_id,
+    first_value(lead_id ORDER BY ts, event_id) FILTER (WHERE lead_id IS NOT NULL) AS lead_id,
+    last_value(manager ORDER BY ts, event_id) FILTER (WHERE manager IS NOT NULL) AS manager,
+    last_value(offer ORDER BY ts, event_id) FILTER (WHERE offer IS NOT NULL) AS offer,
+    min(ts) AS created_ts,
+    min(ts) FILTER (WHERE type = 'won') AS won_ts
+FROM deal_events
+GROUP BY deal_id;
+
+-- Won deals with the amount and margin known when they were won: the won event's own,
+-- else the latest quote before it.
+CREATE OR REPLACE VIEW won_deals AS
+SELECT
+    e.deal_id,
+    d.lead_id,
+    d.manager,
+    d.offer,
+    d.won_ts,
+    last_value(e.amount ORDER BY e.ts, e.event_id) FILTER (WHERE e.amount IS NOT NULL) AS amount,
+    last_value(e.margin ORDER BY e.ts, e.event_id) FILTER (WHERE e.margin IS NOT NULL) AS margin,
+    last_value(e.currency ORDER BY e.ts, e.event_id) FILTER (WHERE e.currency IS NOT NULL) AS currency
+FROM deal_events e JOIN deals d ON d.deal_id = e.deal_id
+WHERE d.won_ts IS NOT NULL AND e.ts <= d.won_ts
+GROUP BY e.deal_id, d.lead_id, d.manager, d.offer, d.won_ts;
+
+-- Conversions: every lead (for CPL and lead counts) and every won deal (for revenue).
+CREATE OR REPLACE VIEW conversions AS
+SELECT
+    'lead:' || lead_id AS conversion_id,
+    'lead' AS conversion_type,
+    lead_id,
+    CAST(NULL AS VARCHAR) AS deal_id,
+    ts AS conversion_ts,
+    CAST(0 AS DECIMAL(18, 4)) AS revenue,
+    CAST(0 AS DECIMAL(18, 4)) AS margin,
+    CAST(NULL AS VARCHAR) AS currency,
+    manager,
+    CAST(NULL AS VARCHAR) AS offer
+FROM leads
+UNION ALL
+SELECT
+    'deal:' || deal_id,
+    'deal_won',
+    lead_id,
+    deal_id,
+    won_ts,
+    CAST(coalesce(amount, 0) AS DECIMAL(18, 4)),
+    CAST(coalesce(margin, 0) AS DECIMAL(18, 4)),
+    currency,
+    manager,
+    offer
+FROM won_deals;
+
+-- Conversions in the job's window (by UTC date of the conversion).
+CREATE OR REPLACE VIEW window_conversions AS
+SELECT c.*
+FROM conversions c CROSS JOIN job_params p
+WHERE (p.from_date IS NULL OR CAST(c.conversion_ts AS DATE) >= p.from_date)
+  AND (p.to_date IS NULL OR CAST(c.conversion_ts AS DATE) <= p.to_date);
+
+-- Ad-platform campaigns with their latest name (names change; the id is the key).
+CREATE OR REPLACE VIEW ad_campaigns AS
+SELECT
+    platform,
+    campaign_id,
+    last_value(campaign_name ORDER BY "date") FILTER (WHERE campaign_name IS NOT NULL) AS campaign_name
+FROM ad_costs
+GROUP BY platform, campaign_id;
+
+-- Each paid touchpoint's ad campaign: utm_id = campaign id first, else utm_campaign equal
+-- to the campaign id or name (case-insensitive), on the same platform.
+CREATE OR REPLACE VIEW touchpoint_campaigns AS
+SELECT event_id, platform, campaign_id
+FROM (
+    SELECT m.*, row_number() OVER (PARTITION BY event_id ORDER BY priority, campaign_id) AS n
+    FROM (
+        SELECT t.event_id, c.platform, c.campaign_id, 1 AS priority
+        FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND t.utm_id = c.campaign_id
+        UNION ALL
+        SELECT t.event_id, c.platform, c.campaign_id, 2
+        FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_id)
+        UNION ALL
+        SELECT t.event_id, c.platform, c.campaign_id, 3
+        FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_name)
+    ) m
+) ranked
+WHERE n = 1;
+
+-- The touchpoints of each conversion in the window: at or before the conversion and
+-- within the lookback.
+CREATE OR REPLACE VIEW journey_touches AS
+SELECT
+    c.conversion_id,
+    t.event_id,
+    t.ts,
+    t.channel,
+    t.source,
+    t.medium,
+    t.utm_campaign,
+    t.platform,
+    tc.campaign_id AS platform_campaign_id,
+    to_unixtime(c.conversion_ts) - to_unixtime(t.ts) AS seconds_before
+FROM window_conversions c
+JOIN lead_touchpoints lt ON lt.lead_id = c.lead_id
+JOIN touchpoint_facts t ON t.event_id = lt.event_id
+LEFT JOIN touchpoint_campaigns tc ON tc.event_id = t.event_id
+CROSS JOIN job_params p
+WHERE t.ts <= c.conversion_ts
+  AND to_unixtime(c.conversion_ts) - to_unixtime(t.ts) <= p.lookback_days * 86400;
