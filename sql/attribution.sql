@@ -77,9 +77,10 @@ SELECT
 FROM window_conversions c CROSS JOIN attribution_models m
 WHERE c.conversion_id NOT IN (SELECT conversion_id FROM journey_touches);
 
--- Money is split in units of 10^-4 by cumulative rounding: each row gets
--- round(R * credits up to it) - round(R * credits before it), and the last row the rest,
--- so the parts of one conversion add up to its amount exactly.
+-- Money is split in the currency's minor units (kopiyky for UAH) by cumulative rounding:
+-- each row gets round(R * credits up to it) - round(R * credits before it) and the last
+-- row the rest, so the parts of one conversion add up to its amount exactly and every
+-- part is an amount that can actually be paid.
 CREATE OR REPLACE VIEW credited_cumulative AS
 SELECT
     k.*,
@@ -95,6 +96,15 @@ SELECT
     k.*,
     coalesce(lag(k.credit_through) OVER (PARTITION BY k.conversion_id, k.model ORDER BY k.position), 0.0) AS credit_before
 FROM credited_cumulative k;
+
+-- Conversion amounts in whole minor units.
+CREATE OR REPLACE VIEW conversion_units AS
+SELECT
+    c.*,
+    minor_unit_factor(c.currency) AS unit_factor,
+    CAST(round(CAST(c.revenue AS DOUBLE) * minor_unit_factor(c.currency)) AS BIGINT) AS revenue_units,
+    CAST(round(CAST(c.margin AS DOUBLE) * minor_unit_factor(c.currency)) AS BIGINT) AS margin_units
+FROM window_conversions c;
 
 CREATE OR REPLACE VIEW attribution_result AS
 SELECT
@@ -112,17 +122,13 @@ SELECT
     k.touches,
     k.credit,
     CAST(CAST(
-        CASE WHEN k.is_last
-            THEN CAST(c.revenue * 10000 AS BIGINT) - CAST(round(CAST(c.revenue * 10000 AS DOUBLE) * k.credit_before) AS BIGINT)
-            ELSE CAST(round(CAST(c.revenue * 10000 AS DOUBLE) * k.credit_through) AS BIGINT)
-               - CAST(round(CAST(c.revenue * 10000 AS DOUBLE) * k.credit_before) AS BIGINT)
-        END AS DECIMAL(22, 4)) / 10000 AS DECIMAL(18, 4)) AS revenue_credit,
+        CASE WHEN k.is_last THEN c.revenue_units - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)
+        ELSE CAST(round(c.revenue_units * k.credit_through) AS BIGINT) - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)
+        END AS DECIMAL(22, 4)) / c.unit_factor AS DECIMAL(18, 4)) AS revenue_credit,
     CAST(CAST(
-        CASE WHEN k.is_last
-            THEN CAST(c.margin * 10000 AS BIGINT) - CAST(round(CAST(c.margin * 10000 AS DOUBLE) * k.credit_before) AS BIGINT)
-            ELSE CAST(round(CAST(c.margin * 10000 AS DOUBLE) * k.credit_through) AS BIGINT)
-               - CAST(round(CAST(c.margin * 10000 AS DOUBLE) * k.credit_before) AS BIGINT)
-        END AS DECIMAL(22, 4)) / 10000 AS DECIMAL(18, 4)) AS margin_credit,
+        CASE WHEN k.is_last THEN c.margin_units - CAST(round(c.margin_units * k.credit_before) AS BIGINT)
+        ELSE CAST(round(c.margin_units * k.credit_through) AS BIGINT) - CAST(round(c.margin_units * k.credit_before) AS BIGINT)
+        END AS DECIMAL(22, 4)) / c.unit_factor AS DECIMAL(18, 4)) AS margin_credit,
     c.currency,
     k.channel,
     k.source,
@@ -131,4 +137,4 @@ SELECT
     k.platform,
     k.platform_campaign_id,
     CAST(k.seconds_before AS DOUBLE) / 86400.0 AS days_to_conversion
-FROM credited_split k JOIN window_conversions c ON c.conversion_id = k.conversion_id;
+FROM credited_split k JOIN conversion_units c ON c.conversion_id = k.conversion_id;

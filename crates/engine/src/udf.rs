@@ -4,12 +4,12 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
 };
 use datafusion::prelude::SessionContext;
 use throughline_model::channel::{ChannelRules, Traffic};
@@ -128,7 +128,29 @@ impl ScalarUDFImpl for RulesFunction {
     }
 }
 
-/// Registers channel_group, ad_platform, platform_channel and url_host.
+/// minor_unit_factor(currency): 10^(ISO 4217 minor digits), e.g. 100 for UAH, 1 for JPY;
+/// 100 for an unknown or missing currency. Money is split in these units.
+fn minor_unit_factor(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let codes = cast(&arrays[0], &DataType::Utf8)?;
+    let codes = codes
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8");
+    let factors: Int64Array = (0..codes.len())
+        .map(|i| {
+            let exponent = (!codes.is_null(i))
+                .then(|| iso_currency::Currency::from_code(&codes.value(i).to_ascii_uppercase()))
+                .flatten()
+                .and_then(|c| c.exponent())
+                .unwrap_or(2);
+            Some(10_i64.pow(u32::from(exponent)))
+        })
+        .collect();
+    Ok(ColumnarValue::Array(Arc::new(factors)))
+}
+
+/// Registers channel_group, ad_platform, platform_channel, url_host and minor_unit_factor.
 pub fn register_channel_functions(ctx: &SessionContext, rules: Arc<ChannelRules>) {
     for output in [
         Output::Channel,
@@ -141,4 +163,11 @@ pub fn register_channel_functions(ctx: &SessionContext, rules: Arc<ChannelRules>
             rules.clone(),
         )));
     }
+    ctx.register_udf(create_udf(
+        "minor_unit_factor",
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(minor_unit_factor),
+    ));
 }

@@ -1,0 +1,390 @@
+//! End-to-end tests of the `throughline` binary, run the way a user runs it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+const MODELS: [&str; 6] = [
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "position_based",
+    "time_decay",
+];
+const TABLES: [&str; 5] = ["touchpoints", "leads", "deal_events", "orders", "ad_costs"];
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samplesdata")
+}
+
+fn throughline(lake: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_throughline"))
+        .arg("--lake")
+        .arg(lake)
+        .args(args)
+        .env_remove("THROUGHLINE_TENANT")
+        .env_remove("THROUGHLINE_CHANNELS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "command failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn import_samples(lake: &Path, tenant: &str) {
+    for table in TABLES {
+        let file = samples().join(format!("{table}.csv"));
+        ok(throughline(
+            lake,
+            &[
+                "import",
+                "--tenant",
+                tenant,
+                "--table",
+                table,
+                "--phone-country",
+                "380",
+                file.to_str().unwrap(),
+            ],
+        ));
+    }
+}
+
+fn json_rows(stdout: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let rows: Vec<serde_json::Value> = serde_json::from_str(stdout.trim()).expect("JSON output");
+    rows.into_iter()
+        .map(|r| r.as_object().expect("row objects").clone())
+        .collect()
+}
+
+fn decimal(row: &serde_json::Map<String, serde_json::Value>, column: &str) -> Decimal {
+    match row.get(column) {
+        Some(serde_json::Value::String(s)) => Decimal::from_str(s).unwrap(),
+        Some(serde_json::Value::Number(n)) => Decimal::from_str(&n.to_string()).unwrap(),
+        other => panic!("{column}: {other:?}"),
+    }
+}
+
+fn count(lake: &Path, tenant: &str, query: &str) -> i64 {
+    let out = ok(throughline(
+        lake,
+        &["sql", "--tenant", tenant, "--format", "json", query],
+    ));
+    json_rows(&out)[0]
+        .values()
+        .next()
+        .and_then(|v| v.as_i64())
+        .expect("a count")
+}
+
+/// Won revenue computed from the CSV without the engine: each deal's first won event, with
+/// its own amount or else the latest amount before it.
+fn expected_won_revenue() -> Decimal {
+    let mut reader = csv::Reader::from_path(samples().join("deal_events.csv")).unwrap();
+    let mut events: Vec<BTreeMap<String, String>> =
+        reader.deserialize().map(|r| r.unwrap()).collect();
+    events.sort_by(|a, b| (&a["ts"], &a["event_id"]).cmp(&(&b["ts"], &b["event_id"])));
+    let mut latest_amount: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut won: BTreeMap<String, Decimal> = BTreeMap::new();
+    for e in &events {
+        if !e["amount"].is_empty() {
+            latest_amount.insert(
+                e["deal_id"].clone(),
+                Decimal::from_str(&e["amount"]).unwrap(),
+            );
+        }
+        if e["type"] == "won" && !won.contains_key(&e["deal_id"]) {
+            won.insert(
+                e["deal_id"].clone(),
+                latest_amount
+                    .get(&e["deal_id"])
+                    .copied()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    won.values().sum()
+}
+
+fn expected_cost() -> Decimal {
+    let mut reader = csv::Reader::from_path(samples().join("ad_costs.csv")).unwrap();
+    reader
+        .deserialize::<BTreeMap<String, String>>()
+        .map(|r| Decimal::from_str(&r.unwrap()["cost"]).unwrap())
+        .sum()
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_throughline"))
+        .args(["demo", "--keep"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = ok(out);
+    for heading in [
+        "Channel ROI",
+        "Campaign ROI",
+        "Funnel by stage",
+        "Lost deals by reason",
+        "(total)",
+        "Paid Search",
+    ] {
+        assert!(
+            stdout.contains(heading),
+            "demo output lacks {heading:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains(" rejected\n") || stdout.contains(", 0 rejected"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn kpi_totals_reconcile_for_every_model_and_grouping() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    import_samples(lake, "acme");
+    ok(throughline(lake, &["attribute", "--tenant", "acme"]));
+    let (cost, revenue) = (expected_cost(), expected_won_revenue());
+    assert!(cost > Decimal::ZERO && revenue > Decimal::ZERO);
+    for model in MODELS {
+        for group_by in ["channel", "source-medium", "campaign", "platform"] {
+            let out = ok(throughline(
+                lake,
+                &[
+                    "kpi",
+                    "--tenant",
+                    "acme",
+                    "--model",
+                    model,
+                    "--group-by",
+                    group_by,
+                    "--format",
+                    "json",
+                ],
+            ));
+            let rows = json_rows(&out);
+            let (groups, total) = rows.split_at(rows.len() - 1);
+            let total = &total[0];
+            assert_eq!(total["group"], "(total)");
+            assert_eq!(
+                decimal(total, "cost"),
+                cost,
+                "{model} by {group_by}: total cost = ad_costs total"
+            );
+            assert_eq!(
+                decimal(total, "revenue"),
+                revenue,
+                "{model} by {group_by}: total revenue = won deals"
+            );
+            let group_cost: Decimal = groups.iter().map(|r| decimal(r, "cost")).sum();
+            let group_revenue: Decimal = groups.iter().map(|r| decimal(r, "revenue")).sum();
+            assert_eq!(
+                group_cost, cost,
+                "{model} by {group_by}: groups add up to the total cost"
+            );
+            assert_eq!(
+                group_revenue, revenue,
+                "{model} by {group_by}: groups add up to the total revenue"
+            );
+        }
+    }
+    // Credits of every conversion sum to 1 in every model.
+    let unbalanced = count(
+        lake,
+        "acme",
+        "SELECT count(*) FROM (SELECT conversion_id, model, sum(credit) AS s FROM attribution \
+         GROUP BY conversion_id, model HAVING abs(sum(credit) - 1) > 1e-9)",
+    );
+    assert_eq!(unbalanced, 0);
+}
+
+#[test]
+fn reimporting_adds_nothing_and_tenants_are_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    let file = samples().join("touchpoints.csv");
+    let file = file.to_str().unwrap();
+    ok(throughline(
+        lake,
+        &["import", "--tenant", "a", "--table", "touchpoints", file],
+    ));
+    let again = ok(throughline(
+        lake,
+        &["import", "--tenant", "a", "--table", "touchpoints", file],
+    ));
+    assert!(
+        again.contains("0 rows stored in touchpoints, 11178 already in the lake"),
+        "{again}"
+    );
+    assert_eq!(count(lake, "a", "SELECT count(*) FROM touchpoints"), 11178);
+    assert_eq!(
+        count(lake, "b", "SELECT count(*) FROM touchpoints"),
+        0,
+        "tenant b sees nothing of a"
+    );
+}
+
+#[test]
+fn bad_rows_are_reported_with_file_and_line_kept_and_good_rows_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let file = dir.path().join("deals.csv");
+    std::fs::write(
+        &file,
+        "event_id,deal_id,lead_id,ts,type,stage,amount,currency,margin\n\
+         e1,d1,l1,2026-08-01T10:00:00+03:00,created,new,,,\n\
+         e2,d1,l1,01/08/2026 12:00,stage_changed,qualified,,,\n\
+         e3,d1,l1,2026-08-02T10:00:00+03:00,won,qualified,12 500,UAH,\n\
+         e4,d1,l1,2026-08-02T10:00:00+03:00,won,qualified,12500.00,XYZ,\n\
+         e1,d1,l1,2026-08-01T10:00:00+03:00,created,new,,,\n\
+         e5,d1,l1,2026-08-02T10:00:00+03:00,won,qualified,12500.00,UAH,4000\n\
+         e6,d2,l2,2026-08-02T10:00:00+03:00,closed,,,,\n",
+    )
+    .unwrap();
+    let out = throughline(
+        &lake,
+        &[
+            "import",
+            "--tenant",
+            "t",
+            "--table",
+            "deal_events",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success(), "rejected rows make the command fail");
+    let err = stderr(&out);
+    let name = file.display().to_string();
+    for expected in [
+        format!("{name}:3: ts: \"01/08/2026 12:00\" is not an ISO 8601 timestamp"),
+        format!("{name}:4: amount: \"12 500\" is not a decimal amount"),
+        format!("{name}:5: currency: unknown currency \"XYZ\""),
+        format!("{name}:6: duplicate event_id: the same key is at line 2"),
+        format!("{name}:8: type: \"closed\" is not one of: created, stage_changed, won, lost"),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rows stored in deal_events"));
+    assert_eq!(
+        count(&lake, "t", "SELECT count(*) FROM deal_events"),
+        2,
+        "valid rows are stored"
+    );
+    let quarantined = std::fs::read_dir(lake.join("quarantine/deal_events/tenant=t"))
+        .unwrap()
+        .count();
+    assert_eq!(quarantined, 1, "rejected rows are kept for replay");
+}
+
+#[test]
+fn unreadable_files_name_the_file_and_stop_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let missing = dir.path().join("no_ts.csv");
+    std::fs::write(&missing, "lead_id,email\nl1,a@b.ua\n").unwrap();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let wrong = dir.path().join("leads.xlsx");
+    std::fs::write(&wrong, "x").unwrap();
+    let good = dir.path().join("good.ndjson");
+    std::fs::write(
+        &good,
+        "{\"lead_id\":\"l1\",\"ts\":\"2026-08-01T10:00:00Z\",\"email\":\" A@B.ua \"}\n{broken\n",
+    )
+    .unwrap();
+    let out = throughline(
+        &lake,
+        &[
+            "import",
+            "--tenant",
+            "t",
+            "--table",
+            "leads",
+            missing.to_str().unwrap(),
+            empty.to_str().unwrap(),
+            wrong.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{}: missing required column(s) ts for table leads",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}: the file is empty", empty.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}: unsupported file type", wrong.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:2: malformed JSON", good.display())),
+        "{err}"
+    );
+    assert_eq!(count(&lake, "t", "SELECT count(*) FROM leads"), 1);
+    // Raw contact data never reaches the tables.
+    let stored = ok(throughline(
+        &lake,
+        &[
+            "sql",
+            "--tenant",
+            "t",
+            "--format",
+            "csv",
+            "SELECT * FROM leads",
+        ],
+    ));
+    assert!(!stored.to_lowercase().contains("a@b.ua"), "{stored}");
+}
+
+#[test]
+fn sql_is_read_only_and_unknown_models_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    for statement in [
+        "DROP TABLE leads",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO leads SELECT * FROM leads",
+    ] {
+        let out = throughline(lake, &["sql", "--tenant", "t", statement]);
+        assert!(!out.status.success(), "{statement} must be refused");
+    }
+    let out = throughline(lake, &["kpi", "--tenant", "t"]);
+    assert!(
+        stderr(&out).contains("run `throughline attribute --tenant t` first"),
+        "{}",
+        stderr(&out)
+    );
+    ok(throughline(lake, &["attribute", "--tenant", "t"]));
+    let out = throughline(lake, &["kpi", "--tenant", "t", "--model", "shapley"]);
+    assert!(
+        stderr(&out).contains("unknown model \"shapley\""),
+        "{}",
+        stderr(&out)
+    );
+}
