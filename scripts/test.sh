@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: everything a fresh machine needs is installed here, then lint, unit,
+# SQL (sqllogictest), end-to-end and independent-reader tests run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/throughline-target}"
+venv="${THROUGHLINE_VENV:-$HOME/.cache/throughline-venv}"
+
+echo "== python tools (independent Parquet readers)"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+echo "== format, lints, one arrow in the tree"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+if cargo tree --workspace --duplicates -e normal --locked | grep -E '^(arrow|parquet|object_store|datafusion)[a-z_-]* v'; then
+    echo "two versions of the arrow family in the tree: upgrade datafusion/arrow/parquet/object_store together" >&2
+    exit 1
+fi
+
+echo "== unit, SQL and end-to-end tests"
+cargo test --workspace --locked
+
+echo "== the lake read back by DuckDB and pyarrow"
+cargo build --locked --bin throughline
+"$venv/bin/python" tests/read_back.py --bin "$CARGO_TARGET_DIR/debug/throughline"
