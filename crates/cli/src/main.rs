@@ -119,6 +119,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Customers, repeat purchases and LTV by acquisition channel.
+    Ltv {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Run one read-only SQL query over the tenant's tables and views.
     Sql {
         #[command(flatten)]
@@ -248,6 +257,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output::print_titled("Lost deals by reason", &report.loss_reasons, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ltv {
+            tenant,
+            rules,
+            format,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let engine = open_engine(&lake, &tenant, &rules).await?;
+            output::print(&engine.ltv().await?, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sql {
             tenant,
             rules,
@@ -325,6 +344,7 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
         );
     }
     let temp = tempfile::tempdir()?;
+    let kept = keep.is_some();
     let location = keep.unwrap_or_else(|| temp.path().to_path_buf());
     let lake = open_lake(&location.display().to_string())?;
     let tenant = TenantId::parse("demo")?;
@@ -365,10 +385,17 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
     let funnel = engine.funnel(FunnelGroup::All).await?;
     output::print_titled("Funnel by stage", &funnel.stages, Format::Table)?;
     output::print_titled("Lost deals by reason", &funnel.loss_reasons, Format::Table)?;
-    println!(
-        "Try: throughline --lake {} kpi --tenant demo --group-by campaign --model time_decay",
-        location.display()
-    );
+    output::print_titled(
+        "Repeat purchases and LTV by acquisition channel (first touch)",
+        &engine.ltv().await?,
+        Format::Table,
+    )?;
+    if kept {
+        println!(
+            "Try: throughline --lake {} kpi --tenant demo --group-by campaign --model time_decay",
+            location.display()
+        );
+    }
     Ok(if clean {
         ExitCode::SUCCESS
     } else {

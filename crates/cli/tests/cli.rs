@@ -207,6 +207,30 @@ fn kpi_totals_reconcile_for_every_model_and_grouping() {
             );
         }
     }
+    // Every order is counted once in the LTV report, whoever it could be linked to.
+    let ltv = json_rows(&ok(throughline(
+        lake,
+        &["ltv", "--tenant", "acme", "--format", "json"],
+    )));
+    let orders: i64 = ltv.iter().map(|r| r["orders"].as_i64().unwrap()).sum();
+    let order_revenue: Decimal = ltv.iter().map(|r| decimal(r, "revenue")).sum();
+    let mut reader = csv::Reader::from_path(samples().join("orders.csv")).unwrap();
+    let expected: Vec<Decimal> = reader
+        .deserialize::<BTreeMap<String, String>>()
+        .map(|r| Decimal::from_str(&r.unwrap()["amount"]).unwrap())
+        .collect();
+    assert_eq!(orders, expected.len() as i64);
+    assert_eq!(order_revenue, expected.iter().sum::<Decimal>());
+    let repeat = count(
+        lake,
+        "acme",
+        "SELECT count(*) FROM customer_orders WHERE is_repeat",
+    );
+    assert!(
+        repeat > 20,
+        "repeat orders linked by hashed contact: {repeat}"
+    );
+
     // Credits of every conversion sum to 1 in every model.
     let unbalanced = count(
         lake,

@@ -164,6 +164,18 @@ impl Engine {
         })
     }
 
+    /// Customers, repeat purchases and LTV by acquisition channel (first touch).
+    pub async fn ltv(&self) -> Result<Vec<RecordBatch>> {
+        self.require_attribution()?;
+        let report = self
+            .ctx
+            .sql("SELECT * FROM ltv_report ORDER BY revenue DESC, acquisition_channel")
+            .await?
+            .collect()
+            .await?;
+        Ok(report)
+    }
+
     /// Runs one read-only query over the tenant's tables and views.
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
         let options = SQLOptions::new()

@@ -113,6 +113,8 @@ impl Engine {
         self.has_attribution = committed;
         self.ctx.deregister_table(ATTRIBUTION_TABLE)?;
         self.ctx.register_table(ATTRIBUTION_TABLE, provider)?;
+        // Views over the attribution table bind it when created: (re)create them now.
+        install_sql(&self.ctx, SqlFile::Customers).await?;
         Ok(())
     }
 

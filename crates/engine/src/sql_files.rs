@@ -12,6 +12,7 @@ pub enum SqlFile {
     Attribution,
     Kpi,
     Funnel,
+    Customers,
 }
 
 impl SqlFile {
@@ -21,6 +22,7 @@ impl SqlFile {
             SqlFile::Attribution => include_str!("../../../sql/attribution.sql"),
             SqlFile::Kpi => include_str!("../../../sql/kpi.sql"),
             SqlFile::Funnel => include_str!("../../../sql/funnel.sql"),
+            SqlFile::Customers => include_str!("../../../sql/customers.sql"),
         }
     }
 }
