@@ -412,3 +412,51 @@ fn sql_is_read_only_and_unknown_models_are_explained() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_windowed_job_replaces_only_its_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    import_samples(lake, "w");
+    ok(throughline(lake, &["attribute", "--tenant", "w"]));
+    let total = "SELECT count(*) FROM attribution";
+    let before = count(lake, "w", total);
+    let in_window = "SELECT count(*) FROM attribution WHERE CAST(conversion_ts AS DATE) BETWEEN DATE '2026-09-01' AND DATE '2026-09-07'";
+    let window_rows = count(lake, "w", in_window);
+    assert!(window_rows > 0);
+    // A 1-day lookback shortens journeys inside the window only.
+    let out = ok(throughline(
+        lake,
+        &[
+            "attribute",
+            "--tenant",
+            "w",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-09-07",
+            "--lookback-days",
+            "1",
+        ],
+    ));
+    assert!(out.contains("attribution version 2"), "{out}");
+    let outside = "SELECT count(*) FROM attribution WHERE CAST(conversion_ts AS DATE) NOT BETWEEN DATE '2026-09-01' AND DATE '2026-09-07'";
+    assert_eq!(
+        count(lake, "w", outside),
+        before - window_rows,
+        "dates outside the window are kept as they were"
+    );
+    assert!(
+        count(lake, "w", in_window) < window_rows,
+        "the window was recomputed"
+    );
+    let max_age = count(
+        lake,
+        "w",
+        "SELECT CAST(max(days_to_conversion) * 100 AS BIGINT) FROM attribution WHERE CAST(conversion_ts AS DATE) BETWEEN DATE '2026-09-01' AND DATE '2026-09-07'",
+    );
+    assert!(
+        max_age <= 100,
+        "no touch older than the 1-day lookback: {max_age}"
+    );
+}

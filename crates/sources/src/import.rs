@@ -409,4 +409,72 @@ mod tests {
         assert_eq!(read.unreadable.len(), 1);
         assert_eq!(read.unreadable[0].line, 2);
     }
+
+    #[test]
+    fn parquet_is_validated_like_csv() {
+        use arrow::array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
+        use arrow::datatypes::{Field, Schema, TimeUnit};
+        use std::sync::Arc;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("order_id", DataType::Utf8, false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+03:00".into())),
+                true,
+            ),
+            Field::new("amount", DataType::Decimal128(12, 2), true),
+            Field::new("currency", DataType::Utf8, true),
+        ]));
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["o1", "o2"])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1_785_000_000_000_000), None])
+                        .with_timezone("+03:00"),
+                ),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(1_250_050), Some(10)])
+                        .with_precision_and_scale(12, 2)
+                        .unwrap(),
+                ),
+                Arc::new(StringArray::from(vec!["UAH", "UAH"])),
+            ],
+        )
+        .unwrap();
+        let mut body = Vec::new();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut body, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let read = read_bytes(
+            "o.parquet",
+            Format::Parquet,
+            Bytes::from(body),
+            Table::Orders,
+        )
+        .unwrap();
+        let v = validate(
+            "o.parquet",
+            Table::Orders,
+            read.records,
+            &ParseOptions::default(),
+            |_| {},
+        );
+        assert_eq!(v.rows.len(), 1, "{:?}", v.rejected);
+        assert_eq!(
+            v.rows[0].values[1],
+            throughline_model::Value::Timestamp(1_785_000_000_000_000)
+        );
+        assert_eq!(
+            v.rows[0].values[5],
+            throughline_model::Value::Money(125_005_000)
+        );
+        assert_eq!(v.rejected[0].line, 2, "row numbers for Parquet");
+        assert!(
+            v.rejected[0].reason.starts_with("ts: is required"),
+            "{}",
+            v.rejected[0].reason
+        );
+    }
 }
