@@ -11,6 +11,7 @@ mod error;
 mod layout;
 mod manifest;
 mod parquet_io;
+pub mod state;
 mod store;
 
 pub use batch::rows_to_batch;

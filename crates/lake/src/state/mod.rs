@@ -1,0 +1,117 @@
+//! The small state next to the lake: idempotency keys of ingested events, connector
+//! cursors, tenants and hashed API keys, job runs. One trait, two backends with the same
+//! contract — embedded in the lake's object store (one machine) and DynamoDB (AWS) — and
+//! one conformance suite that runs against both.
+
+mod dynamodb;
+mod embedded;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use throughline_model::TenantId;
+use throughline_model::contact::sha256_hex;
+
+pub use dynamodb::DynamoStateStore;
+pub use embedded::EmbeddedStateStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+    #[error("corrupt state record {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+pub type StateResult<T> = std::result::Result<T, StateError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// What an API key may do. Keys are stored only as SHA-256 hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScope {
+    /// Send events: tracking beacons, lead forms, CRM webhooks.
+    Ingest,
+    /// Read answers: KPIs, funnel, LTV.
+    Read,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyGrant {
+    pub tenant: String,
+    pub scope: KeyScope,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRun {
+    pub tenant: String,
+    pub run_id: String,
+    pub job: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub detail: String,
+}
+
+/// The contract both backends keep (see the conformance tests).
+#[async_trait::async_trait]
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// Records `key` in `scope` unless it is there and unexpired. `true` when this call
+    /// recorded it: exactly one of concurrent callers wins.
+    async fn claim_key(&self, scope: &str, key: &str, ttl: Duration) -> StateResult<bool>;
+    /// Whether `key` is recorded (and unexpired) in `scope`.
+    async fn has_key(&self, scope: &str, key: &str) -> StateResult<bool>;
+
+    async fn cursor(&self, tenant: &TenantId, connector: &str) -> StateResult<Option<String>>;
+    async fn set_cursor(&self, tenant: &TenantId, connector: &str, value: &str) -> StateResult<()>;
+
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StateResult<()>;
+    async fn tenant(&self, id: &str) -> StateResult<Option<TenantRecord>>;
+    async fn tenants(&self) -> StateResult<Vec<TenantRecord>>;
+
+    /// Stores a grant under the key's hash (see [`hash_api_key`]).
+    async fn put_api_key(&self, key_hash: &str, grant: &ApiKeyGrant) -> StateResult<()>;
+    async fn api_key(&self, key_hash: &str) -> StateResult<Option<ApiKeyGrant>>;
+
+    /// Inserts or updates a run (same tenant and run id).
+    async fn put_job_run(&self, run: &JobRun) -> StateResult<()>;
+    /// A tenant's runs, newest first.
+    async fn job_runs(&self, tenant: &TenantId, limit: usize) -> StateResult<Vec<JobRun>>;
+}
+
+pub fn hash_api_key(key: &str) -> String {
+    sha256_hex(key)
+}
+
+/// A new random API key: `tl_` and 43 URL-safe characters (256 bits).
+pub fn new_api_key() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    format!("tl_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The tenant a key grants `scope` on, if the key is known, has that scope and its tenant
+/// exists. Callers answer every `None` the same way, so a probe learns nothing.
+pub async fn authorize(store: &dyn StateStore, key: &str, scope: KeyScope) -> StateResult<Option<TenantId>> {
+    let Some(grant) = store.api_key(&hash_api_key(key)).await? else {
+        return Ok(None);
+    };
+    if grant.scope != scope || store.tenant(&grant.tenant).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(TenantId::parse(&grant.tenant).ok())
+}
+
+pub(crate) fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+pub(crate) mod conformance;
