@@ -20,6 +20,9 @@ if cargo tree --workspace --duplicates -e normal --locked | grep -E '^(arrow|par
     exit 1
 fi
 
+echo "== the AWS template (cfn-lint)"
+PYTHON="$venv/bin/python" scripts/lint-infra.sh
+
 echo "== unit, SQL and end-to-end tests"
 cargo test --workspace --locked
 

@@ -16,7 +16,7 @@ SELECT * FROM (VALUES
 CREATE OR REPLACE VIEW ranked_touches AS
 SELECT
     j.*,
-    row_number() OVER (PARTITION BY j.conversion_id ORDER BY j.ts, j.event_id) AS position,
+    CAST(row_number() OVER (PARTITION BY j.conversion_id ORDER BY j.ts, j.event_id) AS BIGINT) AS position,
     count(*) OVER (PARTITION BY j.conversion_id) AS touches,
     power(2.0, -CAST(j.seconds_before AS DOUBLE) / (p.half_life_days * 86400.0)) AS decay_weight
 FROM journey_touches j CROSS JOIN job_params p;
@@ -62,7 +62,7 @@ UNION ALL
 SELECT
     c.conversion_id,
     CAST(NULL AS VARCHAR) AS event_id,
-    CAST(NULL AS TIMESTAMP) AS ts,
+    arrow_cast(NULL, 'Timestamp(Microsecond, Some("UTC"))') AS ts,
     '(none)' AS channel,
     '(none)' AS source,
     '(none)' AS medium,
@@ -118,8 +118,8 @@ SELECT
     k.model,
     k.event_id,
     k.ts AS touch_ts,
-    k.position,
-    k.touches,
+    CAST(k.position AS BIGINT) AS position,
+    CAST(k.touches AS BIGINT) AS touches,
     k.credit,
     CAST(CAST(
         CASE WHEN k.is_last THEN c.revenue_units - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)

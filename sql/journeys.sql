@@ -2,30 +2,23 @@
 --
 -- Inputs: touchpoints, leads, deal_events, ad_costs (the lake tables of one tenant) and
 -- job_params(lookback_days BIGINT, half_life_days DOUBLE, from_date DATE, to_date DATE).
--- UDFs: channel_group(...), ad_platform(...), url_host(url) apply the channel rules.
+-- UDFs: channel_group, ad_platform, traffic_source, traffic_medium (url, referrer, utm_source,
+-- utm_medium, utm_campaign, click_id_type) apply the channel rules (docs/CHANNELS.md).
 
--- Touchpoints with their channel group, ad platform and GA4-style source / medium.
+-- Touchpoints with their channel group, ad platform and GA4 effective source / medium
+-- (utm tags, else the click id's source / medium, else the referrer, else direct). An
+-- untagged visit from a search engine reads `organic` as its medium, as in GA4 reports.
 CREATE OR REPLACE VIEW touchpoint_facts AS
 SELECT
-    t.*,
-    CASE
-        WHEN t.utm_source IS NOT NULL THEN lower(t.utm_source)
-        WHEN t.channel = 'Direct' THEN '(direct)'
-        ELSE coalesce(url_host(t.referrer), t.platform, '(not set)')
-    END AS source,
-    CASE
-        WHEN t.utm_medium IS NOT NULL THEN lower(t.utm_medium)
-        WHEN t.channel = 'Direct' THEN '(none)'
-        WHEN t.click_id_type IS NOT NULL THEN 'cpc'
-        WHEN t.channel IN ('Organic Search', 'Organic Social', 'Organic Video', 'Organic Shopping') THEN 'organic'
-        WHEN t.referrer IS NOT NULL THEN 'referral'
-        ELSE '(not set)'
-    END AS medium
+    t.* EXCLUDE (referral_medium),
+    CASE WHEN t.channel = 'Organic Search' AND t.referral_medium = 'referral' THEN 'organic' ELSE t.referral_medium END AS medium
 FROM (
     SELECT
         tp.*,
         channel_group(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS channel,
-        ad_platform(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS platform
+        ad_platform(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS platform,
+        traffic_source(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS source,
+        traffic_medium(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS referral_medium
     FROM touchpoints tp
 ) t;
 

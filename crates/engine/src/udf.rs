@@ -21,6 +21,9 @@ enum Output {
     Channel,
     /// ad_platform(url, referrer, utm_source, utm_medium, utm_campaign, click_id_type)
     Platform,
+    /// traffic_source(...), traffic_medium(...): GA4's effective source and medium
+    Source,
+    Medium,
     /// platform_channel(platform): the channel of cost that matched no touchpoint
     PlatformChannel,
     /// url_host(url): lower-case host without `www.`
@@ -51,7 +54,7 @@ impl Hash for RulesFunction {
 impl RulesFunction {
     fn new(output: Output, rules: Arc<ChannelRules>) -> Self {
         let arity = match output {
-            Output::Channel | Output::Platform => 6,
+            Output::Channel | Output::Platform | Output::Source | Output::Medium => 6,
             Output::PlatformChannel | Output::UrlHost => 1,
         };
         Self {
@@ -67,6 +70,8 @@ impl ScalarUDFImpl for RulesFunction {
         match self.output {
             Output::Channel => "channel_group",
             Output::Platform => "ad_platform",
+            Output::Source => "traffic_source",
+            Output::Medium => "traffic_medium",
             Output::PlatformChannel => "platform_channel",
             Output::UrlHost => "url_host",
         }
@@ -101,7 +106,7 @@ impl ScalarUDFImpl for RulesFunction {
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 12);
         for row in 0..args.number_rows {
             match self.output {
-                Output::Channel | Output::Platform => {
+                Output::Channel | Output::Platform | Output::Source | Output::Medium => {
                     let traffic = Traffic {
                         url: value(0, row),
                         referrer: value(1, row),
@@ -110,11 +115,15 @@ impl ScalarUDFImpl for RulesFunction {
                         utm_campaign: value(4, row),
                         click_id_type: value(5, row),
                     };
-                    let found = self.rules.classify_ref(&traffic);
-                    if self.output == Output::Channel {
-                        out.append_value(found.channel);
-                    } else {
-                        out.append_option(found.platform);
+                    match self.output {
+                        Output::Channel => {
+                            out.append_value(self.rules.classify_ref(&traffic).channel)
+                        }
+                        Output::Platform => {
+                            out.append_option(self.rules.classify_ref(&traffic).platform)
+                        }
+                        Output::Source => out.append_value(self.rules.source_medium(&traffic).0),
+                        _ => out.append_value(self.rules.source_medium(&traffic).1),
                     }
                 }
                 Output::PlatformChannel => match value(0, row) {
@@ -155,6 +164,8 @@ pub fn register_channel_functions(ctx: &SessionContext, rules: Arc<ChannelRules>
     for output in [
         Output::Channel,
         Output::Platform,
+        Output::Source,
+        Output::Medium,
         Output::PlatformChannel,
         Output::UrlHost,
     ] {

@@ -168,11 +168,8 @@ struct DataFusionDb {
 impl DataFusionDb {
     async fn execute(&self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DataFusionError> {
         let frame = self.ctx.sql(sql).await?;
-        let plan_kind = match frame.logical_plan() {
-            LogicalPlan::Dml(_) => Some(true),
-            LogicalPlan::Ddl(_) => Some(false),
-            _ => None,
-        };
+        let is_dml = matches!(frame.logical_plan(), LogicalPlan::Dml(_));
+        let is_ddl = matches!(frame.logical_plan(), LogicalPlan::Ddl(_));
         let types: Vec<DefaultColumnType> = frame
             .schema()
             .fields()
@@ -180,21 +177,22 @@ impl DataFusionDb {
             .map(|f| column_type(f.data_type()))
             .collect();
         let batches = frame.collect().await?;
-        match plan_kind {
+        if is_dml {
             // INSERT / DELETE return one `count` column: report it, so that
             // `statement count N` can check how many rows a fixture added.
-            Some(true) => Ok(DBOutput::StatementComplete(
-                batches
-                    .iter()
-                    .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().iter())
-                    .map(|n| n.unwrap_or(0))
-                    .sum(),
-            )),
-            Some(false) => Ok(DBOutput::StatementComplete(0)),
-            None => Ok(DBOutput::Rows {
+            let count = batches
+                .iter()
+                .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().iter())
+                .map(|n| n.unwrap_or(0))
+                .sum();
+            Ok(DBOutput::StatementComplete(count))
+        } else if is_ddl {
+            Ok(DBOutput::StatementComplete(0))
+        } else {
+            Ok(DBOutput::Rows {
                 types,
                 rows: format_rows(&batches)?,
-            }),
+            })
         }
     }
 }

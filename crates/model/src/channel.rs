@@ -581,34 +581,39 @@ impl ChannelRules {
 
     /// Like [`classify`](Self::classify) but borrows the names from the rules: no allocation
     /// unless an input value has uppercase characters.
-    pub fn classify_ref(&self, t: &Traffic) -> ClassificationRef<'_> {
+    /// GA4's effective source and medium of a touchpoint (see docs/CHANNELS.md): utm tags,
+    /// else the click id's configured source / medium, else the external referrer's host /
+    /// `referral`, else `(direct)` / `(none)`. Lower-case.
+    pub fn source_medium<'a>(&'a self, t: &Traffic<'a>) -> (Cow<'a, str>, Cow<'a, str>) {
         let utm_source = norm(t.utm_source);
         let utm_medium = norm(t.utm_medium);
+        let click = norm(t.click_id_type).and_then(|c| self.click_ids.get(c.as_ref()));
+        if utm_source.is_some() || utm_medium.is_some() {
+            let source = utm_source
+                .or(click.map(|c| Cow::Borrowed(c.source.as_str())))
+                .unwrap_or(Cow::Borrowed(NOT_SET));
+            let medium = utm_medium
+                .or(click.map(|c| Cow::Borrowed(c.medium.as_str())))
+                .unwrap_or(Cow::Borrowed(NOT_SET));
+            (source, medium)
+        } else if let Some(c) = click {
+            (
+                Cow::Borrowed(c.source.as_str()),
+                Cow::Borrowed(c.medium.as_str()),
+            )
+        } else {
+            match external_referrer_host(t.url, t.referrer) {
+                Some(host) => (host, Cow::Borrowed("referral")),
+                None => (Cow::Borrowed("(direct)"), Cow::Borrowed("(none)")),
+            }
+        }
+    }
+
+    pub fn classify_ref(&self, t: &Traffic) -> ClassificationRef<'_> {
         let campaign = norm(t.utm_campaign);
         let click = norm(t.click_id_type).and_then(|c| self.click_ids.get(c.as_ref()));
-
-        // Effective source / medium, the way GA4 derives them.
-        let referrer_host;
-        let (source, medium): (&str, &str) = if utm_source.is_some() || utm_medium.is_some() {
-            (
-                utm_source
-                    .as_deref()
-                    .or(click.map(|c| c.source.as_str()))
-                    .unwrap_or(NOT_SET),
-                utm_medium
-                    .as_deref()
-                    .or(click.map(|c| c.medium.as_str()))
-                    .unwrap_or(NOT_SET),
-            )
-        } else if let Some(c) = click {
-            (c.source.as_str(), c.medium.as_str())
-        } else {
-            referrer_host = external_referrer_host(t.url, t.referrer);
-            match referrer_host.as_deref() {
-                Some(host) => (host, "referral"),
-                None => ("(direct)", "(none)"),
-            }
-        };
+        let (source, medium) = self.source_medium(t);
+        let (source, medium) = (source.as_ref(), medium.as_ref());
         let campaign = campaign.as_deref().unwrap_or(NOT_SET);
 
         let channel = self

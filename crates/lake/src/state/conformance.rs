@@ -12,32 +12,80 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
 
     // Idempotency: the first claim wins, later ones see the key.
     assert!(!store.has_key(&scope, "e1").await.unwrap());
-    assert!(store.claim_key(&scope, "e1", Duration::from_secs(3600)).await.unwrap());
-    assert!(!store.claim_key(&scope, "e1", Duration::from_secs(3600)).await.unwrap());
+    assert!(
+        store
+            .claim_key(&scope, "e1", Duration::from_secs(3600))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_key(&scope, "e1", Duration::from_secs(3600))
+            .await
+            .unwrap()
+    );
     assert!(store.has_key(&scope, "e1").await.unwrap());
-    assert!(!store.has_key(&format!("other-{suffix}"), "e1").await.unwrap(), "scopes are separate");
+    assert!(
+        !store
+            .has_key(&format!("other-{suffix}"), "e1")
+            .await
+            .unwrap(),
+        "scopes are separate"
+    );
 
     // Exactly one of many concurrent claims wins.
     let claims = (0..8).map(|_| {
         let store = store.clone();
         let scope = scope.clone();
-        tokio::spawn(async move { store.claim_key(&scope, "race", Duration::from_secs(60)).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .claim_key(&scope, "race", Duration::from_secs(60))
+                .await
+                .unwrap()
+        })
     });
-    let winners = futures::future::join_all(claims).await.into_iter().filter(|w| *w.as_ref().unwrap()).count();
+    let winners = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .filter(|w| *w.as_ref().unwrap())
+        .count();
     assert_eq!(winners, 1);
 
     // An expired key can be claimed again.
-    assert!(store.claim_key(&scope, "short", Duration::from_secs(0)).await.unwrap());
+    assert!(
+        store
+            .claim_key(&scope, "short", Duration::from_secs(0))
+            .await
+            .unwrap()
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(!store.has_key(&scope, "short").await.unwrap());
-    assert!(store.claim_key(&scope, "short", Duration::from_secs(60)).await.unwrap());
+    assert!(
+        store
+            .claim_key(&scope, "short", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
 
     // Cursors.
     let tenant = TenantId::parse(&format!("t-{}", &suffix[..8])).unwrap();
     assert_eq!(store.cursor(&tenant, "google_ads:123").await.unwrap(), None);
-    store.set_cursor(&tenant, "google_ads:123", "2026-08-01").await.unwrap();
-    store.set_cursor(&tenant, "google_ads:123", "2026-08-02").await.unwrap();
-    assert_eq!(store.cursor(&tenant, "google_ads:123").await.unwrap().as_deref(), Some("2026-08-02"));
+    store
+        .set_cursor(&tenant, "google_ads:123", "2026-08-01")
+        .await
+        .unwrap();
+    store
+        .set_cursor(&tenant, "google_ads:123", "2026-08-02")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .cursor(&tenant, "google_ads:123")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-08-02")
+    );
 
     // Tenants and keys.
     let record = TenantRecord {
@@ -46,7 +94,10 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
         created_at: "2026-11-24T00:00:00Z".into(),
     };
     store.put_tenant(&record).await.unwrap();
-    assert_eq!(store.tenant(tenant.as_str()).await.unwrap(), Some(record.clone()));
+    assert_eq!(
+        store.tenant(tenant.as_str()).await.unwrap(),
+        Some(record.clone())
+    );
     assert!(store.tenants().await.unwrap().contains(&record));
     let key = new_api_key();
     let grant = ApiKeyGrant {
@@ -54,10 +105,29 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
         scope: KeyScope::Read,
         created_at: record.created_at.clone(),
     };
-    store.put_api_key(&hash_api_key(&key), &grant).await.unwrap();
-    assert_eq!(authorize(store.as_ref(), &key, KeyScope::Read).await.unwrap(), Some(tenant.clone()));
-    assert_eq!(authorize(store.as_ref(), &key, KeyScope::Ingest).await.unwrap(), None, "scope is checked");
-    assert_eq!(authorize(store.as_ref(), "tl_wrong", KeyScope::Read).await.unwrap(), None);
+    store
+        .put_api_key(&hash_api_key(&key), &grant)
+        .await
+        .unwrap();
+    assert_eq!(
+        authorize(store.as_ref(), &key, KeyScope::Read)
+            .await
+            .unwrap(),
+        Some(tenant.clone())
+    );
+    assert_eq!(
+        authorize(store.as_ref(), &key, KeyScope::Ingest)
+            .await
+            .unwrap(),
+        None,
+        "scope is checked"
+    );
+    assert_eq!(
+        authorize(store.as_ref(), "tl_wrong", KeyScope::Read)
+            .await
+            .unwrap(),
+        None
+    );
 
     // Job runs: upsert by id, newest first.
     for (i, status) in ["running", "succeeded"].iter().enumerate() {
@@ -83,7 +153,10 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
     };
     store.put_job_run(&later).await.unwrap();
     let runs = store.job_runs(&tenant, 10).await.unwrap();
-    assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["r2", "r1"]);
+    assert_eq!(
+        runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["r2", "r1"]
+    );
     assert_eq!(runs[1].status, "succeeded");
 }
 
@@ -97,7 +170,9 @@ async fn embedded_store_keeps_the_contract() {
 #[tokio::test]
 async fn dynamodb_store_keeps_the_contract() {
     let Ok(endpoint) = std::env::var("THROUGHLINE_TEST_DYNAMODB_ENDPOINT") else {
-        eprintln!("skipped: set THROUGHLINE_TEST_DYNAMODB_ENDPOINT (scripts/test.sh starts a local emulator)");
+        eprintln!(
+            "skipped: set THROUGHLINE_TEST_DYNAMODB_ENDPOINT (scripts/test.sh starts a local emulator)"
+        );
         return;
     };
     let table = format!("state-{}", uuid::Uuid::now_v7());

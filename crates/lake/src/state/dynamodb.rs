@@ -57,7 +57,9 @@ impl DynamoStateStore {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "local",
+            ))
             .load()
             .await;
         Self::new(Client::new(&config), table)
@@ -65,7 +67,9 @@ impl DynamoStateStore {
 
     /// Creates the table (tests and `throughline state init`; on AWS the template does).
     pub async fn create_table(&self) -> StateResult<()> {
-        use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -108,7 +112,12 @@ impl DynamoStateStore {
         Ok(found.item)
     }
 
-    async fn put_record<T: serde::Serialize>(&self, pk: &str, sk: &str, record: &T) -> StateResult<()> {
+    async fn put_record<T: serde::Serialize>(
+        &self,
+        pk: &str,
+        sk: &str,
+        record: &T,
+    ) -> StateResult<()> {
         let body = serde_json::to_string(record).expect("state records serialise");
         self.client
             .put_item()
@@ -122,7 +131,12 @@ impl DynamoStateStore {
         Ok(())
     }
 
-    async fn query(&self, pk: &str, newest_first: bool, limit: Option<usize>) -> StateResult<Vec<Item>> {
+    async fn query(
+        &self,
+        pk: &str,
+        newest_first: bool,
+        limit: Option<usize>,
+    ) -> StateResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -161,14 +175,22 @@ impl StateStore for DynamoStateStore {
             .table_name(&self.table)
             .item("pk", s(format!("key#{scope}")))
             .item("sk", s(key))
-            .item("expires_at", AttributeValue::N((now + ttl.as_secs() as i64).to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N((now + ttl.as_secs() as i64).to_string()),
+            )
             .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
         }
     }
@@ -176,7 +198,11 @@ impl StateStore for DynamoStateStore {
     async fn has_key(&self, scope: &str, key: &str) -> StateResult<bool> {
         let item = self.get(&format!("key#{scope}"), key).await?;
         Ok(item
-            .and_then(|i| i.get("expires_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok()))
+            .and_then(|i| {
+                i.get("expires_at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            })
             .is_some_and(|expires| expires > now_secs()))
     }
 
@@ -210,7 +236,11 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn tenants(&self) -> StateResult<Vec<TenantRecord>> {
-        self.query("tenant", false, None).await?.iter().map(|i| json_of(i, "tenant")).collect()
+        self.query("tenant", false, None)
+            .await?
+            .iter()
+            .map(|i| json_of(i, "tenant"))
+            .collect()
     }
 
     async fn put_api_key(&self, key_hash: &str, grant: &ApiKeyGrant) -> StateResult<()> {
@@ -226,8 +256,12 @@ impl StateStore for DynamoStateStore {
 
     async fn put_job_run(&self, run: &JobRun) -> StateResult<()> {
         // Sort key = start time then id: a query reads a tenant's runs newest first.
-        self.put_record(&format!("job_run#{}", run.tenant), &format!("{}#{}", run.started_at, run.run_id), run)
-            .await
+        self.put_record(
+            &format!("job_run#{}", run.tenant),
+            &format!("{}#{}", run.started_at, run.run_id),
+            run,
+        )
+        .await
     }
 
     async fn job_runs(&self, tenant: &TenantId, limit: usize) -> StateResult<Vec<JobRun>> {

@@ -94,12 +94,19 @@ pub fn hash_api_key(key: &str) -> String {
 pub fn new_api_key() -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();
-    format!("tl_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "tl_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// The tenant a key grants `scope` on, if the key is known, has that scope and its tenant
 /// exists. Callers answer every `None` the same way, so a probe learns nothing.
-pub async fn authorize(store: &dyn StateStore, key: &str, scope: KeyScope) -> StateResult<Option<TenantId>> {
+pub async fn authorize(
+    store: &dyn StateStore,
+    key: &str,
+    scope: KeyScope,
+) -> StateResult<Option<TenantId>> {
     let Some(grant) = store.api_key(&hash_api_key(key)).await? else {
         return Ok(None);
     };
