@@ -3,6 +3,7 @@
 
 mod import;
 mod output;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use throughline_engine::{Engine, FunnelGroup, JobSettings, KpiGroup, KpiQuery};
 use throughline_lake::Lake;
+use throughline_lake::state::{ApiKeyGrant, KeyScope, TenantRecord, hash_api_key, new_api_key};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::field::parse_date;
@@ -26,7 +28,7 @@ use crate::output::Format;
     about = "End-to-end marketing attribution: ad spend -> click -> lead -> deal -> repeat sale"
 )]
 struct Cli {
-    /// The lake: a local directory.
+    /// The lake: a local directory or s3://bucket/prefix.
     #[arg(
         long,
         global = true,
@@ -138,6 +140,27 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Serve the ingest API (collect, webhooks) and the query API on one local port.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Calling code for national-format phone numbers in leads.
+        #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
+        phone_country: Option<String>,
+    },
+    /// Register a tenant in the state store.
+    Tenants {
+        #[command(subcommand)]
+        action: TenantAction,
+    },
+    /// Create API keys (printed once; only their hash is stored).
+    Keys {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
     /// Import the demo business (samplesdata/) into a fresh lake, attribute, show ROI and funnel.
     Demo {
         /// Where the sample files are.
@@ -147,6 +170,36 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantAction {
+    /// Add or rename a tenant.
+    Add {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create a key: `ingest` for beacons, forms and webhooks; `read` for the query API.
+    Create {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long, value_enum)]
+        scope: Scope,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Scope {
+    Ingest,
+    Read,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -279,6 +332,62 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { samples, keep } => demo(&samples, keep).await,
+        Command::Serve {
+            addr,
+            rules,
+            phone_country,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            serve::run(lake, &addr, channel_rules(&rules)?, phone_country).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants { action } => {
+            let lake = open_lake(&cli.lake)?;
+            let state = throughline_lake::state_from_env(&lake).await;
+            match action {
+                TenantAction::Add { tenant, name } => {
+                    let id = tenant_id(&tenant)?;
+                    let record = TenantRecord {
+                        id: id.to_string(),
+                        name,
+                        created_at: chrono::Utc::now().to_rfc3339(),
+                    };
+                    state.put_tenant(&record).await?;
+                    println!("tenant {id} saved");
+                }
+                TenantAction::List => {
+                    for t in state.tenants().await? {
+                        println!("{}\t{}\t{}", t.id, t.name, t.created_at);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            action: KeyAction::Create { tenant, scope },
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let state = throughline_lake::state_from_env(&lake).await;
+            let id = tenant_id(&tenant)?;
+            if state.tenant(id.as_str()).await?.is_none() {
+                anyhow::bail!(
+                    "no tenant {id}: add it first with `throughline tenants add --tenant {id} --name NAME`"
+                );
+            }
+            let scope = match scope {
+                Scope::Ingest => KeyScope::Ingest,
+                Scope::Read => KeyScope::Read,
+            };
+            let key = new_api_key();
+            let grant = ApiKeyGrant {
+                tenant: id.to_string(),
+                scope,
+                created_at: chrono::Utc::now().to_rfc3339(),
+            };
+            state.put_api_key(&hash_api_key(&key), &grant).await?;
+            println!("{key}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -84,6 +84,10 @@ impl Engine {
     /// Computes attribution for every model and replaces the window's partitions of the
     /// `attribution` table atomically.
     pub async fn run_attribution(&mut self, settings: &JobSettings) -> Result<AttributionReport> {
+        // Ingest writes a file per request: merge them (dropping retried duplicates) first.
+        for table in throughline_model::table::Table::ALL {
+            self.lake.compact(table, &self.tenant).await?;
+        }
         self.set_params(settings.params_batch()?)?;
         install_sql(&self.ctx, SqlFile::Journeys).await?;
         install_sql(&self.ctx, SqlFile::Attribution).await?;
@@ -123,6 +127,54 @@ impl Engine {
             manifest_version: manifest.version,
         })
     }
+}
+
+/// The job as deployed: compacts, attributes one tenant's window and records the run in
+/// the state store (running, then succeeded or failed with the reason).
+pub async fn attribute_tenant(
+    lake: &throughline_lake::Lake,
+    state: &dyn throughline_lake::state::StateStore,
+    tenant: &throughline_model::TenantId,
+    rules: Arc<throughline_model::channel::ChannelRules>,
+    settings: &JobSettings,
+) -> Result<AttributionReport> {
+    use throughline_lake::state::JobRun;
+    let mut run = JobRun {
+        tenant: tenant.to_string(),
+        run_id: uuid::Uuid::now_v7().to_string(),
+        job: "attribute".into(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+        finished_at: None,
+        status: "running".into(),
+        detail: format!("{:?}", settings.window),
+    };
+    let record = |run: JobRun| async move {
+        if let Err(e) = state.put_job_run(&run).await {
+            tracing::warn!(error = %e, "could not record the job run");
+        }
+    };
+    record(run.clone()).await;
+    let outcome = async {
+        let mut engine = Engine::open(lake, tenant, rules).await?;
+        engine.run_attribution(settings).await
+    }
+    .await;
+    run.finished_at = Some(chrono::Utc::now().to_rfc3339());
+    match &outcome {
+        Ok(report) => {
+            run.status = "succeeded".into();
+            run.detail = format!(
+                "{} conversions, {} rows, version {}",
+                report.conversions, report.rows, report.manifest_version
+            );
+        }
+        Err(e) => {
+            run.status = "failed".into();
+            run.detail = e.to_string();
+        }
+    }
+    record(run).await;
+    outcome
 }
 
 /// Groups result rows by the UTC date of their conversion: the output's partitions.

@@ -10,7 +10,7 @@ mod sql_files;
 mod udf;
 
 pub use error::{Error, Result};
-pub use job::{AttributionReport, JobSettings};
+pub use job::{AttributionReport, JobSettings, attribute_tenant};
 pub use reports::{FunnelGroup, FunnelReport, KpiGroup, KpiQuery, MODELS};
 pub use session::Engine;
 pub use sql_files::{SqlFile, install_sql};

@@ -7,6 +7,7 @@
 //! - `_manifests/<table>/tenant=<id>/<version>.json` — the committed file set of job outputs
 
 mod batch;
+mod compact;
 mod error;
 mod layout;
 mod manifest;
@@ -15,8 +16,20 @@ pub mod state;
 mod store;
 
 pub use batch::rows_to_batch;
+pub use compact::CompactionReport;
 pub use error::{Error, Result};
 pub use layout::{partition_prefix, table_prefix};
 pub use manifest::Manifest;
 pub use parquet_io::{read_parquet, write_parquet};
 pub use store::{AppendReport, Lake};
+
+/// The state store for this deployment: DynamoDB when `THROUGHLINE_STATE_TABLE` names a
+/// table, else embedded in the lake (`_state/`).
+pub async fn state_from_env(lake: &Lake) -> std::sync::Arc<dyn state::StateStore> {
+    match std::env::var("THROUGHLINE_STATE_TABLE") {
+        Ok(table) if !table.is_empty() => {
+            std::sync::Arc::new(state::DynamoStateStore::from_env(&table).await)
+        }
+        _ => std::sync::Arc::new(state::EmbeddedStateStore::new(lake.store())),
+    }
+}

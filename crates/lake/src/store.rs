@@ -31,14 +31,12 @@ pub struct AppendReport {
 }
 
 impl Lake {
-    /// Opens a lake at a local directory (created if missing).
+    /// Opens a lake: a local directory (created if missing) or `s3://bucket/prefix`, with
+    /// S3 settings from the standard AWS environment (`AWS_REGION`, credentials,
+    /// `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for a local emulator).
     pub fn open(location: &str) -> Result<Self> {
-        if location.starts_with("s3://") {
-            return Err(Error::Open {
-                location: location.to_owned(),
-                reason: "S3 lakes arrive with the serverless build; use a local directory for now"
-                    .into(),
-            });
+        if let Some(rest) = location.strip_prefix("s3://") {
+            return Self::open_s3(location, rest);
         }
         let dir = location.strip_prefix("file://").unwrap_or(location);
         std::fs::create_dir_all(dir).map_err(|e| Error::Open {
@@ -53,6 +51,37 @@ impl Lake {
         Ok(Self {
             store: Arc::new(store),
             location: dir.display().to_string(),
+        })
+    }
+
+    fn open_s3(location: &str, bucket_and_prefix: &str) -> Result<Self> {
+        let (bucket, prefix) = bucket_and_prefix
+            .split_once('/')
+            .unwrap_or((bucket_and_prefix, ""));
+        if bucket.is_empty() {
+            return Err(Error::Open {
+                location: location.to_owned(),
+                reason: "expected s3://bucket/prefix".into(),
+            });
+        }
+        let s3 = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            // Manifest commits and state claims need put-if-absent (`If-None-Match: *`).
+            .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
+            .build()
+            .map_err(|e| Error::Open {
+                location: location.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+        };
+        Ok(Self {
+            store,
+            location: location.trim_end_matches('/').to_owned(),
         })
     }
 
@@ -125,6 +154,29 @@ impl Lake {
             report.stored += fresh.len();
         }
         Ok(report)
+    }
+
+    /// Writes validated rows as new files, one per date partition, without checking what
+    /// the partition holds: the ingest path, where the state store's idempotency keys stop
+    /// retries and [`Lake::compact`] removes duplicates a crash could leave.
+    pub async fn write_rows(
+        &self,
+        table: Table,
+        tenant: &TenantId,
+        rows: &[Row],
+    ) -> Result<Vec<Path>> {
+        let mut by_date: BTreeMap<i32, Vec<&Row>> = BTreeMap::new();
+        for row in rows {
+            by_date.entry(row.date).or_default().push(row);
+        }
+        let mut written = Vec::with_capacity(by_date.len());
+        for (date, partition_rows) in by_date {
+            let batch = rows_to_batch(table, &partition_rows)?;
+            let path = layout::new_part_file(table.name(), tenant, date);
+            self.put(&path, write_parquet(&[batch])?).await?;
+            written.push(path);
+        }
+        Ok(written)
     }
 
     /// Keys of the rows already stored in one date partition.

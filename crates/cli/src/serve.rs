@@ -1,0 +1,43 @@
+//! `throughline serve`: the same routers the Lambda functions run, on one local port.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use throughline_http::{Ingestor, ingest_router};
+use throughline_lake::Lake;
+use throughline_model::channel::ChannelRules;
+use throughline_model::contact::check_country_code;
+use throughline_model::table::ParseOptions;
+use throughline_query::{QueryService, query_router};
+
+pub async fn run(
+    lake: Lake,
+    addr: &str,
+    rules: Arc<ChannelRules>,
+    phone_country: Option<String>,
+) -> Result<()> {
+    if let Some(code) = &phone_country {
+        check_country_code(code)?;
+    }
+    let state = throughline_lake::state_from_env(&lake).await;
+    let ingestor = Arc::new(Ingestor {
+        lake: lake.clone(),
+        state: state.clone(),
+        options: ParseOptions {
+            default_country_code: phone_country,
+        },
+    });
+    let query = Arc::new(QueryService {
+        lake: lake.clone(),
+        state,
+        rules,
+    });
+    let app = ingest_router(ingestor).merge(query_router(query));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    // Tests bind port 0 and read the real address from this line.
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}

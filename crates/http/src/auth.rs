@@ -1,0 +1,45 @@
+//! API keys arrive as `Authorization: Bearer <key>`, `X-Api-Key: <key>` or `?key=<key>`
+//! (tracking pixels and CRM webhook URLs cannot set headers). Keys are looked up by hash.
+
+use axum::http::HeaderMap;
+use throughline_lake::state::{KeyScope, StateStore, authorize};
+use throughline_model::TenantId;
+
+use crate::ApiError;
+
+pub fn key_from(headers: &HeaderMap, query_key: Option<&str>) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    header("authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .or_else(|| header("x-api-key"))
+        .or(query_key)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+}
+
+/// The tenant the request may act for. A `tenant` given in the request must match the
+/// key's; any mismatch is the same 401 as a bad key.
+pub async fn tenant_for(
+    state: &dyn StateStore,
+    key: Option<String>,
+    claimed_tenant: Option<&str>,
+    scope: KeyScope,
+) -> Result<TenantId, ApiError> {
+    let key = key.ok_or(ApiError::Unauthorized)?;
+    let tenant = authorize(state, &key, scope)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    match claimed_tenant {
+        Some(claimed) if claimed != tenant.as_str() => Err(ApiError::Unauthorized),
+        _ => Ok(tenant),
+    }
+}

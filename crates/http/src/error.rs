@@ -1,0 +1,76 @@
+//! Errors as HTTP answers: 4xx with a reason for the sender to fix, 401 that reveals
+//! nothing, 5xx when storage failed so the sender retries. Never a 2xx for data not stored.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Some records failed validation; they are kept in quarantine.
+    #[error("{count} record(s) rejected")]
+    Rejected {
+        count: usize,
+        reasons: Vec<serde_json::Value>,
+    },
+    /// Unknown key, wrong scope or unknown tenant: one answer for all.
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage or state store failed: the sender should retry.
+    #[error("storage unavailable, retry later")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, json!({ "error": reason })),
+            ApiError::Rejected { reasons, .. } => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": self.to_string(), "rejected": reasons, "kept_for_replay": true }),
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "missing or invalid API key" }),
+            ),
+            ApiError::NotFound(reason) => (StatusCode::NOT_FOUND, json!({ "error": reason })),
+            ApiError::Conflict(reason) => (StatusCode::CONFLICT, json!({ "error": reason })),
+            ApiError::Unavailable(detail) => {
+                tracing::error!(detail, "storage unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "error": self.to_string() }),
+                )
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "error": self.to_string() }),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<throughline_lake::Error> for ApiError {
+    fn from(e: throughline_lake::Error) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<throughline_lake::state::StateError> for ApiError {
+    fn from(e: throughline_lake::state::StateError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}

@@ -1,0 +1,19 @@
+//! The ingest side of Throughline over HTTP: tracking beacons, lead forms and CRM webhooks.
+//! One router serves the `collect` and `crm-webhook` Lambda functions and
+//! `throughline serve`, so there is one implementation of every handler.
+//!
+//! Routes (a public interface, see docs/HTTP.md):
+//! - `POST /v1/events`, `GET /v1/t.gif` — touchpoints
+//! - `POST /v1/leads` — lead forms
+//! - `POST /v1/webhooks/{crm}` — CRM webhooks (`generic` today)
+
+pub mod auth;
+mod error;
+pub mod inbox;
+mod ingest;
+mod routes;
+pub mod runtime;
+
+pub use error::ApiError;
+pub use ingest::{IngestOutcome, Ingestor};
+pub use routes::{BODY_LIMIT, collect_router, ingest_router, webhook_router};

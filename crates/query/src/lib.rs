@@ -1,0 +1,174 @@
+//! The query API: what `throughline kpi | funnel | ltv` print, over HTTP for BI tools and
+//! shared client reports. `GET /v1/kpi`, `/v1/funnel`, `/v1/ltv` with a tenant's read key;
+//! `format=json` (default, an array of row objects) or `format=csv`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use throughline_engine::{Engine, FunnelGroup, KpiGroup, KpiQuery};
+use throughline_http::ApiError;
+use throughline_http::auth::{key_from, tenant_for};
+use throughline_lake::Lake;
+use throughline_lake::state::{KeyScope, StateStore};
+use throughline_model::TenantId;
+use throughline_model::channel::ChannelRules;
+use throughline_model::field::parse_date;
+
+#[derive(Debug, Clone)]
+pub struct QueryService {
+    pub lake: Lake,
+    pub state: Arc<dyn StateStore>,
+    pub rules: Arc<ChannelRules>,
+}
+
+type Params = Query<HashMap<String, String>>;
+
+pub fn query_router(service: Arc<QueryService>) -> Router {
+    Router::new()
+        .route("/v1/kpi", get(kpi))
+        .route("/v1/funnel", get(funnel))
+        .route("/v1/ltv", get(ltv))
+        .with_state(service)
+}
+
+impl QueryService {
+    async fn engine(
+        &self,
+        headers: &HeaderMap,
+        params: &HashMap<String, String>,
+    ) -> Result<Engine, ApiError> {
+        let tenant: TenantId = tenant_for(
+            self.state.as_ref(),
+            key_from(headers, params.get("key").map(String::as_str)),
+            params.get("tenant").map(String::as_str),
+            KeyScope::Read,
+        )
+        .await?;
+        Engine::open(&self.lake, &tenant, self.rules.clone())
+            .await
+            .map_err(engine_error)
+    }
+}
+
+fn engine_error(e: throughline_engine::Error) -> ApiError {
+    use throughline_engine::Error as E;
+    match e {
+        E::UnknownModel(_) | E::Settings(_) | E::ReadOnly(_) => ApiError::BadRequest(e.to_string()),
+        E::NoAttribution(_) => ApiError::Conflict(e.to_string()),
+        E::Lake(inner) => ApiError::Unavailable(inner.to_string()),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn date_param(params: &HashMap<String, String>, name: &str) -> Result<Option<i32>, ApiError> {
+    params
+        .get(name)
+        .map(|d| parse_date(name, d).map_err(|e| ApiError::BadRequest(e.to_string())))
+        .transpose()
+}
+
+async fn kpi(
+    State(service): State<Arc<QueryService>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let engine = service.engine(&headers, &params).await?;
+    let group_by = match params.get("group_by").map(String::as_str) {
+        None | Some("channel") => KpiGroup::Channel,
+        Some("source_medium") => KpiGroup::SourceMedium,
+        Some("campaign") => KpiGroup::Campaign,
+        Some("platform") => KpiGroup::Platform,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "group_by {other:?}: use channel, source_medium, campaign or platform"
+            )));
+        }
+    };
+    let query = KpiQuery {
+        model: params
+            .get("model")
+            .cloned()
+            .unwrap_or_else(|| "last_non_direct".into()),
+        group_by,
+        from: date_param(&params, "from")?,
+        to: date_param(&params, "to")?,
+    };
+    let batches = engine.kpi(&query).await.map_err(engine_error)?;
+    respond(&batches, &params)
+}
+
+async fn funnel(
+    State(service): State<Arc<QueryService>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let engine = service.engine(&headers, &params).await?;
+    let group_by = match params.get("group_by").map(String::as_str) {
+        None | Some("all") => FunnelGroup::All,
+        Some("channel") => FunnelGroup::Channel,
+        Some("manager") => FunnelGroup::Manager,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "group_by {other:?}: use all, channel or manager"
+            )));
+        }
+    };
+    let report = engine.funnel(group_by).await.map_err(engine_error)?;
+    match params.get("part").map(String::as_str) {
+        None | Some("stages") => respond(&report.stages, &params),
+        Some("loss_reasons") => respond(&report.loss_reasons, &params),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "part {other:?}: use stages or loss_reasons"
+        ))),
+    }
+}
+
+async fn ltv(
+    State(service): State<Arc<QueryService>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let engine = service.engine(&headers, &params).await?;
+    let batches = engine.ltv().await.map_err(engine_error)?;
+    respond(&batches, &params)
+}
+
+fn respond(
+    batches: &[RecordBatch],
+    params: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let internal = |e: arrow::error::ArrowError| ApiError::Internal(e.to_string());
+    let mut body = Vec::new();
+    match params.get("format").map(String::as_str) {
+        None | Some("json") => {
+            let mut writer = arrow::json::ArrayWriter::new(&mut body);
+            for batch in batches {
+                writer.write(batch).map_err(internal)?;
+            }
+            writer.finish().map_err(internal)?;
+            if body.is_empty() {
+                body.extend_from_slice(b"[]");
+            }
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Some("csv") => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut body);
+            for batch in batches {
+                writer.write(batch).map_err(internal)?;
+            }
+            drop(writer);
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+        }
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "format {other:?}: use json or csv"
+        ))),
+    }
+}
