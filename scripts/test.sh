@@ -23,7 +23,19 @@ fi
 echo "== the AWS template (cfn-lint)"
 PYTHON="$venv/bin/python" scripts/lint-infra.sh
 
-echo "== unit, SQL and end-to-end tests"
+echo "== a local AWS (S3 and DynamoDB) on a free loopback port"
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/throughline-moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+    curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+export THROUGHLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+export THROUGHLINE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+
+echo "== unit, SQL and end-to-end tests (S3 and DynamoDB through the local AWS)"
 cargo test --workspace --locked
 
 echo "== the lake read back by DuckDB and pyarrow"

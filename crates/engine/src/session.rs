@@ -43,13 +43,12 @@ impl Engine {
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
-        ctx.register_object_store(
-            &Url::parse(LAKE_URL).expect("valid constant URL"),
-            lake.store(),
-        );
+        let (root, prefix) = lake.root_store();
+        ctx.register_object_store(&Url::parse(LAKE_URL).expect("valid constant URL"), root);
+        let lake_url = format!("{LAKE_URL}{prefix}");
         register_channel_functions(&ctx, rules);
         for table in Table::ALL {
-            ctx.register_table(table.name(), input_table(table, tenant)?)?;
+            ctx.register_table(table.name(), input_table(&lake_url, table, tenant)?)?;
         }
         let mut engine = Self {
             ctx,
@@ -87,27 +86,29 @@ impl Engine {
             .flat_map(|m| m.all_files())
             .map(str::to_owned)
             .collect();
+        // The files were written from this view's plan, so its schema is theirs: no inference.
+        let schema = Arc::new(
+            self.ctx
+                .table("attribution_result")
+                .await?
+                .schema()
+                .as_arrow()
+                .clone(),
+        );
         let provider: Arc<dyn TableProvider> = if files.is_empty() {
-            let schema = Arc::new(
-                self.ctx
-                    .table("attribution_result")
-                    .await?
-                    .schema()
-                    .as_arrow()
-                    .clone(),
-            );
             Arc::new(MemTable::try_new(schema, vec![vec![]])?)
         } else {
             let urls = files
                 .iter()
-                .map(|f| ListingTableUrl::parse(format!("{LAKE_URL}{f}")))
+                .map(|f| {
+                    ListingTableUrl::parse(format!("{LAKE_URL}{}{f}", self.lake.root_store().1))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(".parquet");
             let config = ListingTableConfig::new_with_multi_paths(urls)
                 .with_listing_options(options)
-                .infer_schema(&self.ctx.state())
-                .await?;
+                .with_schema(schema);
             Arc::new(ListingTable::try_new(config)?)
         };
         self.has_attribution = committed;
@@ -137,8 +138,8 @@ impl Engine {
 }
 
 /// An input table over `tables/<table>/tenant=<id>/`, partitioned by `date`.
-fn input_table(table: Table, tenant: &TenantId) -> Result<Arc<dyn TableProvider>> {
-    let url = ListingTableUrl::parse(format!("{LAKE_URL}{}/", table_prefix(table.name(), tenant)))?;
+fn input_table(lake_url: &str, table: Table, tenant: &TenantId) -> Result<Arc<dyn TableProvider>> {
+    let url = ListingTableUrl::parse(format!("{lake_url}{}/", table_prefix(table.name(), tenant)))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("date".to_owned(), DataType::Date32)]);

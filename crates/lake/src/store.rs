@@ -21,6 +21,11 @@ use crate::{Error, Result, rows_to_batch};
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
     location: String,
+    /// The store at the bucket root and the lake's prefix in it, for DataFusion: object_store
+    /// 0.13's `PrefixStore` returns unstripped locations from `head`, which hides files from
+    /// DataFusion's listing, so the engine addresses the root store with full keys.
+    root: Arc<dyn ObjectStore>,
+    root_prefix: String,
 }
 
 /// What an append did: rows stored, and rows skipped because the lake already had them.
@@ -47,9 +52,11 @@ impl Lake {
             location: location.to_owned(),
             reason: e.to_string(),
         })?;
-        let store = LocalFileSystem::new_with_prefix(&dir)?;
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&dir)?);
         Ok(Self {
-            store: Arc::new(store),
+            root: store.clone(),
+            root_prefix: String::new(),
+            store,
             location: dir.display().to_string(),
         })
     }
@@ -74,13 +81,20 @@ impl Lake {
                 reason: e.to_string(),
             })?;
         let prefix = prefix.trim_matches('/');
+        let root: Arc<dyn ObjectStore> = Arc::new(s3);
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            Arc::new(s3)
+            root.clone()
         } else {
-            Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+            Arc::new(object_store::prefix::PrefixStore::new(root.clone(), prefix))
         };
         Ok(Self {
             store,
+            root,
+            root_prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
             location: location.trim_end_matches('/').to_owned(),
         })
     }
@@ -88,9 +102,17 @@ impl Lake {
     /// A lake over any object store (S3, memory), rooted at the store's root.
     pub fn from_store(store: Arc<dyn ObjectStore>, location: impl Into<String>) -> Self {
         Self {
+            root: store.clone(),
+            root_prefix: String::new(),
             store,
             location: location.into(),
         }
+    }
+
+    /// The store at its root and the lake's key prefix (`""` or `"prefix/"`), for engines
+    /// that address objects by full key.
+    pub fn root_store(&self) -> (Arc<dyn ObjectStore>, &str) {
+        (self.root.clone(), &self.root_prefix)
     }
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {

@@ -1,0 +1,366 @@
+//! `throughline serve` driven over HTTP like a website, a CRM and a BI tool would: the same
+//! routers the Lambda functions run. With `THROUGHLINE_TEST_AWS_ENDPOINT` (set by
+//! scripts/test.sh, which starts a local AWS emulator) the same flow runs on S3 and DynamoDB.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_throughline");
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(lake: &str, env: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--lake").arg(lake);
+    cmd.env_remove("THROUGHLINE_STATE_TABLE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run(lake: &str, env: &[(&str, String)], args: &[&str]) -> String {
+    let out = command(lake, env).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn serve(lake: &str, env: &[(&str, String)]) -> Server {
+    let mut child = command(lake, env)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("the server prints its address")
+        .to_owned();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(
+    server: &Server,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        server.addr,
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn count(lake: &str, env: &[(&str, String)], query: &str) -> i64 {
+    let out = run(
+        lake,
+        env,
+        &["sql", "--tenant", "shop", "--format", "csv", query],
+    );
+    out.lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{out}"))
+}
+
+fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
+    run(
+        lake,
+        env,
+        &[
+            "tenants",
+            "add",
+            "--tenant",
+            "shop",
+            "--name",
+            "Kukhni Dnipro",
+        ],
+    );
+    run(
+        lake,
+        env,
+        &[
+            "tenants",
+            "add",
+            "--tenant",
+            "other",
+            "--name",
+            "Someone else",
+        ],
+    );
+    let ingest = run(
+        lake,
+        env,
+        &["keys", "create", "--tenant", "shop", "--scope", "ingest"],
+    )
+    .trim()
+    .to_owned();
+    let read = run(
+        lake,
+        env,
+        &["keys", "create", "--tenant", "shop", "--scope", "read"],
+    )
+    .trim()
+    .to_owned();
+    let other_read = run(
+        lake,
+        env,
+        &["keys", "create", "--tenant", "other", "--scope", "read"],
+    )
+    .trim()
+    .to_owned();
+    let server = serve(lake, env);
+    let bearer = format!("Bearer {ingest}");
+    let auth = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+
+    // Beacons: stored once, however often they are retried.
+    let events = br#"[
+        {"event_id": "e1", "ts": "2026-08-01T10:00:00+03:00", "visitor_id": "v1",
+         "url": "https://kukhni.ua/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=G1"},
+        {"ts": "2026-08-02T09:00:00+03:00", "visitor_id": "v1", "url": "https://kukhni.ua/kitchens",
+         "referrer": "https://www.google.com/"}
+    ]"#;
+    let (status, body) = http(&server, "POST", "/v1/events", &auth, events);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"accepted":2,"duplicates":0}"#)
+    );
+    let (status, body) = http(&server, "POST", "/v1/events", &auth, events);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"accepted":0,"duplicates":2}"#),
+        "a retried delivery is stored once"
+    );
+
+    // The pixel, with the key in the query as a page embeds it.
+    let pixel = format!(
+        "/v1/t.gif?tenant=shop&key={ingest}&vid=v2&url=https%3A%2F%2Fkukhni.ua%2F%3Ffbclid%3DF1"
+    );
+    let (status, _) = http(&server, "GET", &pixel, &[], b"");
+    assert_eq!(status, 200);
+
+    // A lead form and a CRM webhook (retried: stored once).
+    let lead = br#"{"lead_id": "L1", "ts": "2026-08-02T09:05:00+03:00", "visitor_id": "v1", "email": "Olena@Example.com"}"#;
+    assert_eq!(http(&server, "POST", "/v1/leads", &auth, lead).0, 200);
+    let deal = br#"{"table": "deal_events", "records": [
+        {"event_id": "d1-created", "deal_id": "D1", "lead_id": "L1", "ts": "2026-08-03T10:00:00+03:00", "type": "created", "stage": "new"},
+        {"event_id": "d1-won", "deal_id": "D1", "ts": "2026-08-10T10:00:00+03:00", "type": "won", "amount": "85000.00", "currency": "UAH", "margin": "30000"}
+    ]}"#;
+    let webhook = format!("/v1/webhooks/generic?tenant=shop&key={ingest}");
+    assert_eq!(
+        http(&server, "POST", &webhook, &[], deal),
+        (200, r#"{"accepted":2,"duplicates":0}"#.into())
+    );
+    assert_eq!(
+        http(&server, "POST", &webhook, &[], deal),
+        (200, r#"{"accepted":0,"duplicates":2}"#.into())
+    );
+
+    // Bad input: clear 4xx, nothing panics, nothing stored.
+    let (status, body) = http(&server, "POST", "/v1/events", &auth, b"{not json");
+    assert_eq!(status, 400);
+    assert!(body.contains("malformed JSON"), "{body}");
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/v1/events",
+        &auth,
+        br#"{"event_id": "bad", "ts": "yesterday"}"#,
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("ts:") && body.contains("kept_for_replay"),
+        "{body}"
+    );
+    let big = vec![b' '; 2 * 1024 * 1024];
+    assert_eq!(http(&server, "POST", "/v1/events", &auth, &big).0, 413);
+    assert_eq!(
+        http(
+            &server,
+            "POST",
+            "/v1/webhooks/salesforce?tenant=shop",
+            &auth,
+            deal
+        )
+        .0,
+        404
+    );
+
+    // Keys: unknown, wrong scope or another tenant's are all the same 401.
+    for (target, key) in [
+        ("/v1/events", "tl_not-a-key".to_owned()),
+        ("/v1/events", read.clone()),
+        ("/v1/events?tenant=other", ingest.clone()),
+    ] {
+        let header = format!("Bearer {key}");
+        let (status, body) = http(
+            &server,
+            "POST",
+            target,
+            &[("authorization", &header)],
+            events,
+        );
+        assert_eq!(
+            (status, body.as_str()),
+            (401, r#"{"error":"missing or invalid API key"}"#),
+            "{target}"
+        );
+    }
+    assert_eq!(count(lake, env, "SELECT count(*) FROM touchpoints"), 3);
+
+    // The job compacts the per-request files, then the query API answers for BI tools.
+    run(lake, env, &["attribute", "--tenant", "shop"]);
+    let files = run(
+        lake,
+        env,
+        &[
+            "sql",
+            "--tenant",
+            "shop",
+            "--format",
+            "csv",
+            "SELECT count(DISTINCT deal_id) FROM deal_events",
+        ],
+    );
+    assert!(files.contains("\n1"), "{files}");
+    let read_auth = format!("Bearer {read}");
+    let (status, csv) = http(
+        &server,
+        "GET",
+        "/v1/kpi?model=first_touch&format=csv",
+        &[("authorization", &read_auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{csv}");
+    let paid_search = csv
+        .lines()
+        .find(|l| l.starts_with("Paid Search,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        paid_search.contains(",85000.00,30000.00,"),
+        "first touch credits the gclid click: {paid_search}"
+    );
+    let (status, json) = http(
+        &server,
+        "GET",
+        "/v1/funnel?part=loss_reasons",
+        &[("authorization", &read_auth)],
+        b"",
+    );
+    assert_eq!((status, json.as_str()), (200, "[]"));
+    let other = format!("Bearer {other_read}");
+    let (status, body) = http(&server, "GET", "/v1/kpi", &[("authorization", &other)], b"");
+    assert_eq!(
+        status, 409,
+        "the other tenant has no attribution and sees none of shop's: {body}"
+    );
+    assert_eq!(
+        http(
+            &server,
+            "GET",
+            "/v1/kpi",
+            &[("authorization", &bearer)],
+            b""
+        )
+        .0,
+        401,
+        "ingest keys cannot read"
+    );
+}
+
+#[test]
+fn serve_ingests_dedupes_and_answers_on_a_local_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    the_money_path_over_http(dir.path().join("lake").to_str().unwrap(), &[]);
+}
+
+#[test]
+fn serve_ingests_dedupes_and_answers_on_s3_and_dynamodb() {
+    let Ok(endpoint) = std::env::var("THROUGHLINE_TEST_AWS_ENDPOINT") else {
+        eprintln!(
+            "skipped: set THROUGHLINE_TEST_AWS_ENDPOINT (scripts/test.sh starts a local AWS emulator)"
+        );
+        return;
+    };
+    let bucket = format!("lake-{}", std::process::id());
+    let table = format!("state-{}", std::process::id());
+    create_bucket_and_table(&endpoint, &bucket, &table);
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("THROUGHLINE_STATE_TABLE", table),
+    ];
+    the_money_path_over_http(&format!("s3://{bucket}/lake"), &env);
+}
+
+/// The emulator accepts unsigned requests: a plain PUT makes the bucket, and the
+/// DynamoDB JSON protocol makes the table, as `infra/template.yaml` would.
+fn create_bucket_and_table(endpoint: &str, bucket: &str, table: &str) {
+    let host = endpoint.trim_start_matches("http://");
+    let send = |request: String| {
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    };
+    send(format!(
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    ));
+    let body = format!(
+        r#"{{"TableName":"{table}","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}},{{"AttributeName":"sk","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}},{{"AttributeName":"sk","KeyType":"RANGE"}}],"BillingMode":"PAY_PER_REQUEST"}}"#
+    );
+    send(format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\nContent-Type: application/x-amz-json-1.0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+}
