@@ -38,6 +38,9 @@ export THROUGHLINE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 echo "== unit, SQL and end-to-end tests (S3 and DynamoDB through the local AWS)"
 cargo test --workspace --locked
 
+echo "== every Lambda function through the Lambda runtime API (cargo lambda)"
+cargo build --locked --workspace --bins
+PATH="$venv/bin:$PATH" "$venv/bin/python" tests/lambda_runtime.py --bin-dir "$CARGO_TARGET_DIR/debug"
+
 echo "== the lake read back by DuckDB and pyarrow"
-cargo build --locked --bin throughline
 "$venv/bin/python" tests/read_back.py --bin "$CARGO_TARGET_DIR/debug/throughline"

@@ -50,6 +50,7 @@ impl QueryService {
             KeyScope::Read,
         )
         .await?;
+        tracing::info!(%tenant, "answering");
         Engine::open(&self.lake, &tenant, self.rules.clone())
             .await
             .map_err(engine_error)
