@@ -14,105 +14,33 @@ Usage: python bench/lambda_functions.py --release-dir target/release --cli targe
 import argparse
 import json
 import os
-import queue
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-
-class Runtime:
-    """The parts of the Lambda runtime API a function uses: next, response, error."""
-
-    def __init__(self):
-        self.events = queue.Queue()
-        self.responses = queue.Queue()
-        self.first_poll = threading.Event()
-        self.first_poll_at = None
-        runtime = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if not self.path.endswith("/invocation/next"):
-                    self.send_error(404)
-                    return
-                if not runtime.first_poll.is_set():
-                    runtime.first_poll_at = time.perf_counter()
-                    runtime.first_poll.set()
-                request_id, body = runtime.events.get()
-                runtime.sent_at = time.perf_counter()
-                payload = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
-                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-central-1:123456789012:function:bench")
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                runtime.responses.put((time.perf_counter(), self.path, body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def http_event(method, path, headers, body=None, query=None, path_params=None):
-    return {
-        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
-        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
-        "queryStringParameters": query, "pathParameters": path_params,
-        "headers": {"content-type": "application/json", **headers},
-        "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.local",
-                           "domainPrefix": "bench", "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                           "sourceIp": "203.0.113.7", "userAgent": "bench"}, "requestId": "r", "routeKey": f"{method} {path}",
-                           "stage": "$default", "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 1795514400000},
-        "body": body, "isBase64Encoded": False,
-    }
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from lambda_api import SCHEDULED_EVENT, Function, http_event  # noqa: E402
 
 
 def run_function(binary, env, events, cold):
-    """Starts the binary `cold` times for init times, the last time serving `events`."""
+    """Starts the binary `cold` times for init times; the last start serves every event."""
     inits, latencies = [], []
     for attempt in range(cold):
-        runtime = Runtime()
-        started = time.perf_counter()
-        proc = subprocess.Popen([binary], env={**env, "AWS_LAMBDA_RUNTIME_API": runtime.address},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        function = Function(binary, env)
         try:
-            if not runtime.first_poll.wait(30):
-                raise SystemExit(f"{binary} never polled for an event")
-            inits.append((runtime.first_poll_at - started) * 1000)
+            inits.append(function.init_ms())
             batch = events if attempt == cold - 1 else events[:1]
-            for i, event in enumerate(batch):
-                runtime.events.put((f"req-{attempt}-{i}", event))
-                done_at, path, body = runtime.responses.get(timeout=120)
-                if "/error" in path:
-                    raise SystemExit(f"{binary} failed: {body[:500]}")
+            for event in batch:
+                ok, response, ms = function.invoke(event)
+                if not ok or (isinstance(response, dict) and response.get("statusCode", 200) >= 400):
+                    raise SystemExit(f"{binary} failed: {str(response)[:500]}")
                 if attempt == cold - 1:
-                    latencies.append((done_at - runtime.sent_at) * 1000)
+                    latencies.append(ms)
         finally:
-            proc.kill()
-            proc.wait()
-            runtime.server.shutdown()
+            function.close()
     return inits, latencies[1:]  # the first invocation after a cold start is not warm
 
 
@@ -141,10 +69,7 @@ def main():
         ingest = cli("keys", "create", "--tenant", "demo", "--scope", "ingest").strip()
         read = cli("keys", "create", "--tenant", "demo", "--scope", "read").strip()
         cli("attribute", "--tenant", "demo")
-        env = {**os.environ, "THROUGHLINE_LAKE": str(lake), "THROUGHLINE_LOG": "warn",
-               "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048",
-               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
-               "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_REGION": "eu-central-1"}
+        env = {**os.environ, "THROUGHLINE_LAKE": str(lake), "THROUGHLINE_LOG": "warn"}
         env.pop("THROUGHLINE_STATE_TABLE", None)
         auth = {"authorization": f"Bearer {ingest}"}
         n = args.warm
@@ -156,7 +81,7 @@ def main():
             "collect": [http_event("POST", "/v1/events", auth, beacon(i)) for i in range(n + 1)],
             "crm-webhook": [http_event("POST", "/v1/webhooks/generic", auth, deal(i), path_params={"crm": "generic"}) for i in range(n + 1)],
             "query": [http_event("GET", "/v1/kpi", {"authorization": f"Bearer {read}"}, query={"group_by": "campaign"}) for _ in range(min(n, 30) + 1)],
-            "ad-costs": [{"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}} for _ in range(min(n, 30) + 1)],
+            "ad-costs": [SCHEDULED_EVENT for _ in range(min(n, 30) + 1)],
             "attribute": [{"tenant": "demo"} for _ in range(6)],
         }
         rows = []
