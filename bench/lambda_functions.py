@@ -58,6 +58,7 @@ def main():
     parser.add_argument("--cli", required=True, help="a throughline binary, to prepare the lake")
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--warm", type=int, default=200)
+    parser.add_argument("--functions", default="collect,crm-webhook,ad-costs,query,attribute")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +87,8 @@ def main():
         }
         rows = []
         for name, events in plans.items():
+            if name not in args.functions.split(","):
+                continue
             binary = Path(args.release_dir) / name
             inits, warm = run_function(str(binary), env, events, args.cold)
             p99 = statistics.quantiles(warm, n=100)[98] if len(warm) >= 20 else max(warm)

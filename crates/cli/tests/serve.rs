@@ -340,6 +340,28 @@ fn serve_ingests_dedupes_and_answers_on_s3_and_dynamodb() {
         ("THROUGHLINE_STATE_TABLE", table),
     ];
     the_money_path_over_http(&format!("s3://{bucket}/lake"), &env);
+
+    // Storage failing (here: a lake bucket that does not exist) is a 503, never a 2xx.
+    let missing = format!("s3://no-such-bucket-{}/lake", std::process::id());
+    let key = run(
+        &missing,
+        &env,
+        &["keys", "create", "--tenant", "shop", "--scope", "ingest"],
+    );
+    let server = serve(&missing, &env);
+    let bearer = format!("Bearer {}", key.trim());
+    let event = br#"{"event_id": "e9", "ts": "2026-08-01T10:00:00Z", "url": "https://kukhni.ua/"}"#;
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/v1/events",
+        &[("authorization", &bearer)],
+        event,
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (503, r#"{"error":"storage unavailable, retry later"}"#)
+    );
 }
 
 /// The emulator accepts unsigned requests: a plain PUT makes the bucket, and the
