@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use throughline_lake::state::KeyScope;
+use throughline_model::TenantId;
 use throughline_model::contact::sha256_hex;
 use throughline_model::table::Table;
 
@@ -52,50 +53,78 @@ pub fn ingest_router(ingestor: Arc<Ingestor>) -> Router {
     collect_router(ingestor.clone()).merge(webhook_router(ingestor))
 }
 
-async fn post_events(
-    State(ingestor): Shared,
-    Query(params): Params,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let tenant = tenant_for(
+/// The tenant an ingest request may write to, from its key (and `tenant=`, if given).
+async fn ingest_tenant(
+    ingestor: &Ingestor,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<TenantId, ApiError> {
+    tenant_for(
         ingestor.state.as_ref(),
-        key_from(&headers, params.get("key").map(String::as_str)),
+        key_from(headers, params.get("key").map(String::as_str)),
         params.get("tenant").map(String::as_str),
         KeyScope::Ingest,
     )
-    .await?;
-    let records = json_records(&body)?
-        .into_iter()
-        .map(|r| with_defaults(r, "event_id", "evt"))
-        .collect();
-    let outcome = ingestor
-        .ingest(&tenant, Table::Touchpoints, "collect-events", body, records)
-        .await?;
-    Ok(Json(outcome))
+    .await
+}
+
+async fn post_events(
+    state: Shared,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    post_records(
+        state,
+        params,
+        headers,
+        body,
+        Table::Touchpoints,
+        "collect-events",
+        ("event_id", "evt"),
+    )
+    .await
 }
 
 async fn post_leads(
+    state: Shared,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    post_records(
+        state,
+        params,
+        headers,
+        body,
+        Table::Leads,
+        "collect-leads",
+        ("lead_id", "lead"),
+    )
+    .await
+}
+
+/// A JSON object or array of records for `table`; `(id column, prefix)` names the id that
+/// is derived from the payload when absent.
+async fn post_records(
     State(ingestor): Shared,
     Query(params): Params,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let tenant = tenant_for(
-        ingestor.state.as_ref(),
-        key_from(&headers, params.get("key").map(String::as_str)),
-        params.get("tenant").map(String::as_str),
-        KeyScope::Ingest,
-    )
-    .await?;
+    table: Table,
+    source: &str,
+    (id_column, prefix): (&str, &str),
+) -> Result<Json<crate::IngestOutcome>, ApiError> {
+    let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
     let records = json_records(&body)?
         .into_iter()
-        .map(|r| with_defaults(r, "lead_id", "lead"))
+        .map(|r| with_defaults(r, id_column, prefix))
         .collect();
-    let outcome = ingestor
-        .ingest(&tenant, Table::Leads, "collect-leads", body, records)
-        .await?;
-    Ok(Json(outcome))
+    Ok(Json(
+        ingestor
+            .ingest(&tenant, table, source, body, records)
+            .await?,
+    ))
 }
 
 /// The pixel carries its event in the query: `url`, `ref`, `vid`, optional `eid`, `ts`.
@@ -104,13 +133,7 @@ async fn get_pixel(
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tenant = tenant_for(
-        ingestor.state.as_ref(),
-        key_from(&headers, params.get("key").map(String::as_str)),
-        params.get("tenant").map(String::as_str),
-        KeyScope::Ingest,
-    )
-    .await?;
+    let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
     let mut record = HashMap::new();
     for (param, column) in [
         ("url", "url"),
@@ -153,13 +176,7 @@ async fn post_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tenant = tenant_for(
-        ingestor.state.as_ref(),
-        key_from(&headers, params.get("key").map(String::as_str)),
-        params.get("tenant").map(String::as_str),
-        KeyScope::Ingest,
-    )
-    .await?;
+    let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
     if crm != "generic" {
         return Err(ApiError::NotFound(format!(
             "unknown CRM {crm:?}; supported: generic"
