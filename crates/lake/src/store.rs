@@ -162,11 +162,12 @@ impl Lake {
         let mut report = AppendReport::default();
         for (date, partition_rows) in by_date {
             let mut seen = self.partition_keys(table, tenant, date).await?;
+            let received = partition_rows.len();
             let fresh: Vec<&Row> = partition_rows
                 .into_iter()
                 .filter(|row| seen.insert(table.row_key(row)))
                 .collect();
-            report.already_present += rows_in_partition(rows, date) - fresh.len();
+            report.already_present += received - fresh.len();
             if fresh.is_empty() {
                 continue;
             }
@@ -284,6 +285,3 @@ impl Lake {
     }
 }
 
-fn rows_in_partition(rows: &[Row], date: i32) -> usize {
-    rows.iter().filter(|r| r.date == date).count()
-}
