@@ -19,7 +19,7 @@ use serde::Serialize;
 use throughline_lake::Lake;
 use throughline_lake::state::StateStore;
 use throughline_model::table::{ParseOptions, Table};
-use throughline_model::{Rejected, TenantId};
+use throughline_model::{Rejected, Row, TenantId};
 
 use crate::ApiError;
 
@@ -86,25 +86,38 @@ impl Ingestor {
         }
 
         let scope = format!("{tenant}/{}", table.name());
-        let mut fresh = Vec::with_capacity(rows.len());
-        let mut keys = Vec::with_capacity(rows.len());
-        let mut in_request = HashSet::new();
         let received = rows.len();
-        for row in rows {
-            let key = table.row_key(&row);
-            if !in_request.insert(key.clone()) || self.state.has_key(&scope, &key).await? {
-                continue;
-            }
-            fresh.push(row);
-            keys.push(key);
-        }
+        let mut in_request = HashSet::new();
+        let unique: Vec<(String, Row)> = rows
+            .into_iter()
+            .map(|row| (table.row_key(&row), row))
+            .filter(|(key, _)| in_request.insert(key.clone()))
+            .collect();
+        // One round trip per key to the state store: issue them together, not one by one.
+        let seen = futures::future::try_join_all(
+            unique
+                .iter()
+                .map(|(key, _)| self.state.has_key(&scope, key)),
+        )
+        .await?;
+        let (keys, fresh): (Vec<String>, Vec<Row>) = unique
+            .into_iter()
+            .zip(seen)
+            .filter(|(_, seen)| !seen)
+            .map(|(pair, _)| pair)
+            .unzip();
         let duplicates = received - keys.len();
         if !fresh.is_empty() {
             self.lake.write_rows(table, tenant, &fresh).await?;
         }
-        for key in &keys {
+        let claims = futures::future::join_all(
+            keys.iter()
+                .map(|key| self.state.claim_key(&scope, key, IDEMPOTENCY_TTL)),
+        )
+        .await;
+        for (key, claim) in keys.iter().zip(claims) {
             // The rows are stored: a failed claim only risks a duplicate that compaction removes.
-            if let Err(e) = self.state.claim_key(&scope, key, IDEMPOTENCY_TTL).await {
+            if let Err(e) = claim {
                 tracing::warn!(%tenant, key, error = %e, "stored rows but could not claim their key");
             }
         }

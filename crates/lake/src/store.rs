@@ -284,4 +284,3 @@ impl Lake {
         Ok(path)
     }
 }
-
