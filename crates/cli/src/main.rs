@@ -264,7 +264,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 lookback_days,
                 half_life_days,
                 window: window_dates(&window)?
-                    .map(|(f, t)| (f.unwrap_or(i32::MIN / 2), t.unwrap_or(i32::MAX / 2))),
+                    .and_then(|(from, to)| JobSettings::window_between(from, to)),
             };
             let report = engine.run_attribution(&settings).await?;
             println!(

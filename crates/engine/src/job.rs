@@ -38,6 +38,15 @@ impl Default for JobSettings {
 }
 
 impl JobSettings {
+    /// The window for optional first and last dates: `None` when both are open (all
+    /// dates), else the given bounds with an open side reaching as far as any date can.
+    pub fn window_between(from: Option<i32>, to: Option<i32>) -> Option<(i32, i32)> {
+        match (from, to) {
+            (None, None) => None,
+            (from, to) => Some((from.unwrap_or(i32::MIN / 2), to.unwrap_or(i32::MAX / 2))),
+        }
+    }
+
     pub(crate) fn params_batch(&self) -> Result<(&'static str, RecordBatch)> {
         if self.lookback_days < 0 {
             return Err(Error::Settings("lookback days must be 0 or more".into()));

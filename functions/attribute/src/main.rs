@@ -36,12 +36,8 @@ impl Job {
                     let date = |name: &str, d: &Option<String>| {
                         d.as_deref().map(|d| parse_date(name, d)).transpose()
                     };
-                    let window = match (date("from", &w.from)?, date("to", &w.to)?) {
-                        (None, None) => None,
-                        (from, to) => {
-                            Some((from.unwrap_or(i32::MIN / 2), to.unwrap_or(i32::MAX / 2)))
-                        }
-                    };
+                    let window =
+                        JobSettings::window_between(date("from", &w.from)?, date("to", &w.to)?);
                     vec![(TenantId::parse(&w.tenant)?, window)]
                 }
                 Err(_) => {
