@@ -1,14 +1,16 @@
-//! `throughline import`: read, validate, append; report and quarantine what was rejected.
+//! `throughline import`: read each file, store it with the shared import step
+//! (`store_file_records`), and report what was stored and rejected.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use throughline_http::inbox::{FileImport, store_file_records};
 use throughline_lake::Lake;
+use throughline_model::TenantId;
 use throughline_model::contact::check_country_code;
 use throughline_model::table::{ParseOptions, Table};
-use throughline_model::{Rejected, TenantId};
-use throughline_sources::import::{read_file, validate};
+use throughline_sources::import::read_file;
 
 /// How many rejected rows are printed per file; all of them are kept in quarantine.
 const SHOWN_REJECTIONS: usize = 20;
@@ -62,16 +64,14 @@ pub async fn import_files(
         );
         bar.set_message(format!("{name} -> {}", table.name()));
         let total = read.records.len();
-        let validated = validate(&name, table, read.records, &options, |done| {
-            bar.set_position(done as u64)
-        });
+        let progress = |done: usize| bar.set_position(done as u64);
+        let FileImport {
+            appended,
+            rejected,
+            quarantined,
+        } = store_file_records(lake, tenant, table, &name, read, &options, progress).await?;
         bar.set_position(total as u64);
-        let appended = lake.append(table, tenant, &validated.rows).await?;
         bar.finish_and_clear();
-
-        let mut rejected: Vec<Rejected> = read.unreadable;
-        rejected.extend(validated.rejected);
-        rejected.sort_by_key(|r| r.line);
         println!(
             "{name}: {} rows stored in {}, {} already in the lake, {} rejected",
             appended.stored,
@@ -89,7 +89,7 @@ pub async fn import_files(
         if rejected.len() > SHOWN_REJECTIONS {
             eprintln!("… and {} more", rejected.len() - SHOWN_REJECTIONS);
         }
-        if let Some(kept) = lake.quarantine(table.name(), tenant, &rejected).await? {
+        if let Some(kept) = quarantined {
             eprintln!(
                 "{name}: rejected rows are kept with their reasons in {}/{kept}",
                 lake.location()

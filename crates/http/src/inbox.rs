@@ -9,13 +9,48 @@ use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use serde::Serialize;
-use throughline_model::TenantId;
-use throughline_model::table::Table;
-use throughline_sources::import::{Format, read_bytes, validate};
+use throughline_lake::{AppendReport, Lake};
+use throughline_model::table::{ParseOptions, Table};
+use throughline_model::{Rejected, TenantId};
+use throughline_sources::import::{FileRecords, Format, read_bytes, validate};
 
 use crate::{ApiError, Ingestor};
 
 const INBOX_MEMORY: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// What storing one file's records did.
+#[derive(Debug)]
+pub struct FileImport {
+    pub appended: AppendReport,
+    /// Every rejected record (unreadable lines and failed validation), by line.
+    pub rejected: Vec<Rejected>,
+    /// Where the rejected records are kept, if any were.
+    pub quarantined: Option<Path>,
+}
+
+/// The import step shared by `throughline import` and the inbox: validate a file's records,
+/// append the valid ones idempotently, keep the rejected ones in quarantine with reasons.
+pub async fn store_file_records(
+    lake: &Lake,
+    tenant: &TenantId,
+    table: Table,
+    name: &str,
+    records: FileRecords,
+    options: &ParseOptions,
+    progress: impl FnMut(usize),
+) -> Result<FileImport, throughline_lake::Error> {
+    let validated = validate(name, table, records.records, options, progress);
+    let appended = lake.append(table, tenant, &validated.rows).await?;
+    let mut rejected = records.unreadable;
+    rejected.extend(validated.rejected);
+    rejected.sort_by_key(|r| r.line);
+    let quarantined = lake.quarantine(table.name(), tenant, &rejected).await?;
+    Ok(FileImport {
+        appended,
+        rejected,
+        quarantined,
+    })
+}
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct InboxReport {
@@ -68,13 +103,18 @@ impl Ingestor {
                     continue;
                 }
             };
-            let validated = validate(&name, table, records.records, &self.options, |_| {});
-            let appended = self.lake.append(table, tenant, &validated.rows).await?;
-            let mut rejected = records.unreadable;
-            rejected.extend(validated.rejected);
-            self.lake
-                .quarantine(table.name(), tenant, &rejected)
-                .await?;
+            let FileImport {
+                appended, rejected, ..
+            } = store_file_records(
+                &self.lake,
+                tenant,
+                table,
+                &name,
+                records,
+                &self.options,
+                |_| {},
+            )
+            .await?;
             self.state.claim_key(&scope, &name, INBOX_MEMORY).await?;
             report.stored += appended.stored;
             report.already_present += appended.already_present;
