@@ -1,4 +1,4 @@
-//! Wire formats to Throughline's model. Today: import files (CSV, NDJSON, Parquet).
-//! CRM webhooks and ad platforms join here, each producing the same validated rows.
+//! Wire formats to Throughline's model: import files (CSV, NDJSON, Parquet) and CRM webhooks.
 
+pub mod crm;
 pub mod import;
