@@ -44,3 +44,9 @@ PATH="$venv/bin:$PATH" "$venv/bin/python" tests/lambda_runtime.py --bin-dir "$CA
 
 echo "== the lake read back by DuckDB and pyarrow"
 "$venv/bin/python" tests/read_back.py --bin "$CARGO_TARGET_DIR/debug/throughline"
+
+echo "== CRM webhooks, beacons, tracked links and replay end to end through throughline serve"
+"$venv/bin/python" tests/ingest_e2e.py --cli "$CARGO_TARGET_DIR/debug/throughline"
+
+echo "== the website snippet (node:test with jsdom)"
+(cd tests/snippet && npm ci --no-audit --no-fund --loglevel=error && node --test)

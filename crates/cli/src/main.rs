@@ -3,6 +3,7 @@
 
 mod import;
 mod output;
+mod replay;
 mod serve;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use throughline_engine::{Engine, FunnelGroup, JobSettings, KpiGroup, KpiQuery};
+use throughline_http::config::{CONFIG_OBJECT, IngestConfig};
 use throughline_lake::Lake;
 use throughline_lake::state::{ApiKeyGrant, KeyScope, TenantRecord, hash_api_key, new_api_key};
 use throughline_model::TenantId;
@@ -150,6 +152,34 @@ enum Command {
         /// Calling code for national-format phone numbers in leads.
         #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
         phone_country: Option<String>,
+        /// Tenants' webhook secrets, field mappings and tracked links (TOML, docs/CONFIG.md);
+        /// without it, the lake's deployed copy if any.
+        #[arg(long, env = "THROUGHLINE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Re-process what quarantine/ kept, after fixing a mapping or a secret.
+    Replay {
+        /// `webhook-<crm>` (e.g. webhook-hubspot) for kept deliveries, or a table name
+        /// (leads, touchpoints, …) for rejected records of imports and forms.
+        #[arg(long)]
+        source: String,
+        /// Entries kept on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        from: String,
+        /// Only this tenant's entries.
+        #[arg(long, env = "THROUGHLINE_TENANT")]
+        tenant: Option<String>,
+        /// The config to read deliveries with (TOML); without it, the lake's deployed copy.
+        #[arg(long, env = "THROUGHLINE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Calling code for national-format phone numbers.
+        #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
+        phone_country: Option<String>,
+    },
+    /// Check a config file, or deploy it to the lake for the Lambda functions.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Register a tenant in the state store.
     Tenants {
@@ -170,6 +200,14 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Parse and check a config; names the file and the setting that is wrong.
+    Check { file: PathBuf },
+    /// Check a config and store it in the lake, where the functions read it at start.
+    Push { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -336,11 +374,57 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             addr,
             rules,
             phone_country,
+            config,
         } => {
             let lake = open_lake(&cli.lake)?;
-            serve::run(lake, &addr, channel_rules(&rules)?, phone_country).await?;
+            let config = ingest_config(&lake, config.as_deref()).await?;
+            serve::run(lake, &addr, channel_rules(&rules)?, phone_country, config).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Replay {
+            source,
+            from,
+            tenant,
+            config,
+            phone_country,
+        } => {
+            let lake = open_lake(&cli.lake)?;
+            let config = ingest_config(&lake, config.as_deref()).await?;
+            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose()?;
+            let from = chrono::NaiveDate::parse_from_str(&from, "%Y-%m-%d")
+                .with_context(|| format!("--from {from:?}: give a date as YYYY-MM-DD"))?;
+            let clean =
+                replay::run(lake, config, phone_country, &source, tenant.as_ref(), from).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Config { action } => match action {
+            ConfigAction::Check { file } => {
+                let config = IngestConfig::read_file(&file)?;
+                println!(
+                    "{}: {} tenant(s), config is valid",
+                    file.display(),
+                    config.tenants.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            ConfigAction::Push { file } => {
+                let lake = open_lake(&cli.lake)?;
+                IngestConfig::read_file(&file)?;
+                let body = std::fs::read(&file)?;
+                lake.put(&object_store::path::Path::from(CONFIG_OBJECT), body.into())
+                    .await?;
+                println!(
+                    "{} stored as {}/{CONFIG_OBJECT}; functions read it at their next start",
+                    file.display(),
+                    lake.location()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Tenants { action } => {
             let lake = open_lake(&cli.lake)?;
             let state = throughline_lake::state_from_env(&lake).await;
@@ -509,5 +593,14 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// The config named on the command line, else the lake's deployed copy, else none.
+async fn ingest_config(lake: &Lake, file: Option<&std::path::Path>) -> Result<IngestConfig> {
+    Ok(match file {
+        Some(path) => IngestConfig::read_file(path)?,
+        // THROUGHLINE_CONFIG is unset here (clap read it into `file`): the lake's copy.
+        None => IngestConfig::from_env_or_lake(lake).await?,
     })
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use throughline_http::config::IngestConfig;
 use throughline_http::{Ingestor, ingest_router};
 use throughline_lake::Lake;
 use throughline_model::channel::ChannelRules;
@@ -15,6 +16,7 @@ pub async fn run(
     addr: &str,
     rules: Arc<ChannelRules>,
     phone_country: Option<String>,
+    config: IngestConfig,
 ) -> Result<()> {
     if let Some(code) = &phone_country {
         check_country_code(code)?;
@@ -26,6 +28,7 @@ pub async fn run(
         options: ParseOptions {
             default_country_code: phone_country,
         },
+        config: Arc::new(config),
     });
     let query = Arc::new(QueryService {
         lake: lake.clone(),

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// Unknown key, wrong scope or unknown tenant: one answer for all.
     #[error("unauthorized")]
     Unauthorized,
+    /// A webhook whose signature, token or credentials do not verify (or too old).
+    #[error("{0}")]
+    Unverified(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -28,6 +31,19 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Rejected { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::Unverified(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -42,6 +58,7 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "missing or invalid API key" }),
             ),
+            ApiError::Unverified(reason) => (StatusCode::UNAUTHORIZED, json!({ "error": reason })),
             ApiError::NotFound(reason) => (StatusCode::NOT_FOUND, json!({ "error": reason })),
             ApiError::Conflict(reason) => (StatusCode::CONFLICT, json!({ "error": reason })),
             ApiError::Unavailable(detail) => {

@@ -22,6 +22,7 @@ use throughline_model::table::{ParseOptions, Table};
 use throughline_model::{Rejected, Row, TenantId};
 
 use crate::ApiError;
+use crate::config::IngestConfig;
 
 /// How long a delivery's key is remembered: longer than any vendor's retry schedule.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(35 * 24 * 3600);
@@ -30,18 +31,76 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(35 * 24 * 3600);
 pub struct Ingestor {
     pub lake: Lake,
     pub state: Arc<dyn StateStore>,
+    /// Defaults for tenants whose config does not say otherwise.
     pub options: ParseOptions,
+    pub config: Arc<IngestConfig>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct IngestOutcome {
     pub accepted: usize,
     pub duplicates: usize,
+    /// Hits from bots and prefetchers: kept under `raw/`, not counted as touchpoints.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bots: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl std::ops::AddAssign for IngestOutcome {
+    fn add_assign(&mut self, other: Self) {
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.bots += other.bots;
+    }
 }
 
 impl Ingestor {
+    /// An ingestor with no tenant settings (tests, the inbox).
+    pub fn new(lake: Lake, state: Arc<dyn StateStore>, options: ParseOptions) -> Self {
+        Ingestor {
+            lake,
+            state,
+            options,
+            config: Arc::default(),
+        }
+    }
+
+    /// Parse settings of one tenant: its config's phone country, else the default.
+    pub fn options_for(&self, tenant: &TenantId) -> ParseOptions {
+        match self
+            .config
+            .tenant(tenant.as_str())
+            .and_then(|t| t.phone_country.clone())
+        {
+            Some(code) => ParseOptions {
+                default_country_code: Some(code),
+            },
+            None => self.options.clone(),
+        }
+    }
+
+    /// Keeps a payload verbatim: `raw/<source>/tenant=<id>/date=<day>/<uuid>.<extension>`.
+    pub async fn keep_raw(
+        &self,
+        source: &str,
+        tenant: &TenantId,
+        extension: &str,
+        body: Bytes,
+    ) -> Result<Path, ApiError> {
+        let path = Path::from(format!(
+            "raw/{source}/tenant={tenant}/date={}/{}.{extension}",
+            chrono::Utc::now().format("%Y-%m-%d"),
+            uuid::Uuid::now_v7()
+        ));
+        self.lake.put(&path, body).await?;
+        Ok(path)
+    }
+
     /// Stores the records of one request into `table`. `source` names the sender for
-    /// `raw/` and `quarantine/` (e.g. `collect-events`, `webhook-generic`).
+    /// `raw/` and `quarantine/` (e.g. `collect-events`).
     pub async fn ingest(
         &self,
         tenant: &TenantId,
@@ -50,41 +109,56 @@ impl Ingestor {
         raw: Bytes,
         records: Vec<HashMap<String, String>>,
     ) -> Result<IngestOutcome, ApiError> {
-        let now = chrono::Utc::now();
-        let raw_path = Path::from(format!(
-            "raw/{source}/tenant={tenant}/date={}/{}.json",
-            now.format("%Y-%m-%d"),
-            uuid::Uuid::now_v7()
-        ));
-        self.lake.put(&raw_path, raw).await?;
+        let raw_path = self.keep_raw(source, tenant, "json", raw).await?;
+        let origin = format!("{source} {raw_path}");
+        match self.validate(tenant, table, &origin, records) {
+            Ok(rows) => self.store(tenant, table, source, rows).await,
+            Err(rejected) => {
+                self.lake
+                    .quarantine(table.name(), tenant, &rejected)
+                    .await?;
+                Err(rejected_error(&rejected))
+            }
+        }
+    }
 
+    /// Validates records into rows, or returns every rejected one with its reason.
+    pub fn validate(
+        &self,
+        tenant: &TenantId,
+        table: Table,
+        origin: &str,
+        records: Vec<HashMap<String, String>>,
+    ) -> Result<Vec<Row>, Vec<Rejected>> {
+        let options = self.options_for(tenant);
         let mut rows = Vec::with_capacity(records.len());
         let mut rejected = Vec::new();
         for (i, record) in records.into_iter().enumerate() {
-            match table.parse(&record, &self.options) {
+            match table.parse(&record, &options) {
                 Ok(row) => rows.push(row),
                 Err(e) => rejected.push(Rejected {
-                    origin: format!("{source} {raw_path}"),
+                    origin: origin.to_owned(),
                     line: i as u64 + 1,
-                    reason: e.to_string(),
+                    reason: format!("{}: {e}", table.name()),
                     record: record.into_iter().collect::<BTreeMap<_, _>>(),
                 }),
             }
         }
-        if !rejected.is_empty() {
-            self.lake
-                .quarantine(table.name(), tenant, &rejected)
-                .await?;
-            let reasons = rejected
-                .iter()
-                .map(|r| serde_json::json!({ "index": r.line - 1, "reason": r.reason }))
-                .collect();
-            return Err(ApiError::Rejected {
-                count: rejected.len(),
-                reasons,
-            });
+        if rejected.is_empty() {
+            Ok(rows)
+        } else {
+            Err(rejected)
         }
+    }
 
+    /// Writes validated rows once: rows whose key was already stored count as duplicates.
+    pub async fn store(
+        &self,
+        tenant: &TenantId,
+        table: Table,
+        source: &str,
+        rows: Vec<Row>,
+    ) -> Result<IngestOutcome, ApiError> {
         let scope = format!("{tenant}/{}", table.name());
         let received = rows.len();
         let mut in_request = HashSet::new();
@@ -125,6 +199,19 @@ impl Ingestor {
         Ok(IngestOutcome {
             accepted: keys.len(),
             duplicates,
+            bots: 0,
         })
+    }
+}
+
+/// The 400 for rejected records: each one's index and reason.
+pub fn rejected_error(rejected: &[Rejected]) -> ApiError {
+    let reasons = rejected
+        .iter()
+        .map(|r| serde_json::json!({ "index": r.line - 1, "reason": r.reason }))
+        .collect();
+    ApiError::Rejected {
+        count: rejected.len(),
+        reasons,
     }
 }

@@ -5,14 +5,21 @@
 //! Routes (a public interface, see docs/HTTP.md):
 //! - `POST /v1/events`, `GET /v1/t.gif` — touchpoints
 //! - `POST /v1/leads` — lead forms
-//! - `POST /v1/webhooks/{crm}` — CRM webhooks (`generic` today)
+//! - `GET /r/{code}` — tracked links; `GET /v1/throughline.js` — the snippet
+//! - `POST /v1/webhooks/{crm}` — CRM webhooks (HubSpot, Pipedrive, KeyCRM, Bitrix24, Kommo,
+//!   Shopify, generic)
 
 pub mod auth;
+mod bots;
+pub mod config;
 mod error;
 pub mod inbox;
 mod ingest;
+mod links;
+pub mod replay;
 mod routes;
 pub mod runtime;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use ingest::{IngestOutcome, Ingestor};

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -13,9 +13,15 @@ use throughline_lake::state::KeyScope;
 use throughline_model::TenantId;
 use throughline_model::contact::sha256_hex;
 use throughline_model::table::Table;
+use throughline_sources::crm::{Crm, Delivery};
 
 use crate::auth::{key_from, tenant_for};
-use crate::{ApiError, Ingestor};
+use crate::bots::bot_reason;
+use crate::links::follow_link;
+use crate::{ApiError, IngestOutcome, Ingestor};
+
+/// The tracking snippet (docs/SNIPPET.md).
+const SNIPPET: &str = include_str!("../assets/throughline.js");
 
 /// Largest accepted request body; larger ones get 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -30,12 +36,15 @@ const PIXEL: &[u8] = &[
 type Shared = State<Arc<Ingestor>>;
 type Params = Query<HashMap<String, String>>;
 
-/// Tracking: `POST /v1/events`, `GET /v1/t.gif`, `POST /v1/leads` (the `collect` function).
+/// Tracking: `POST /v1/events`, `GET /v1/t.gif`, `POST /v1/leads`, `GET /r/{code}`,
+/// `GET /v1/throughline.js` (the `collect` function).
 pub fn collect_router(ingestor: Arc<Ingestor>) -> Router {
     Router::new()
         .route("/v1/events", post(post_events))
         .route("/v1/t.gif", get(get_pixel))
         .route("/v1/leads", post(post_leads))
+        .route("/r/{code}", get(follow_link))
+        .route("/v1/throughline.js", get(get_snippet))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(ingestor)
 }
@@ -73,7 +82,15 @@ async fn post_events(
     params: Params,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IngestOutcome>, ApiError> {
+    if let Some(reason) = bot_reason(&headers) {
+        let State(ingestor) = &state;
+        let tenant = ingest_tenant(ingestor, &params.0, &headers).await?;
+        let count = json_records(&body)?.len();
+        return Ok(Json(
+            keep_bot_hit(ingestor, &tenant, &reason, body, count).await?,
+        ));
+    }
     post_records(
         state,
         params,
@@ -134,6 +151,7 @@ async fn get_pixel(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
+    let bot = bot_reason(&headers);
     let mut record = HashMap::new();
     for (param, column) in [
         ("url", "url"),
@@ -147,16 +165,23 @@ async fn get_pixel(
         }
     }
     let raw = Bytes::from(serde_json::to_vec(&record).expect("a map serialises"));
-    let record = with_defaults(record, "event_id", "evt");
-    ingestor
-        .ingest(
-            &tenant,
-            Table::Touchpoints,
-            "collect-pixel",
-            raw,
-            vec![record],
-        )
-        .await?;
+    match bot {
+        Some(reason) => {
+            keep_bot_hit(&ingestor, &tenant, &reason, raw, 1).await?;
+        }
+        None => {
+            let record = with_defaults(record, "event_id", "evt");
+            ingestor
+                .ingest(
+                    &tenant,
+                    Table::Touchpoints,
+                    "collect-pixel",
+                    raw,
+                    vec![record],
+                )
+                .await?;
+        }
+    }
     Ok((
         StatusCode::OK,
         [
@@ -167,21 +192,110 @@ async fn get_pixel(
     ))
 }
 
-/// `generic`: `{"table": "leads" | "deal_events" | "orders", "records": [...]}` (or `"record": {...}`)
-/// in the import columns. Vendor formats (HubSpot, Pipedrive, …) are added as connectors.
+/// Keeps a bot's hit under `raw/collect-bots/` with the reason; nothing reaches `tables/`.
+pub(crate) async fn keep_bot_hit(
+    ingestor: &Ingestor,
+    tenant: &TenantId,
+    reason: &str,
+    payload: Bytes,
+    count: usize,
+) -> Result<IngestOutcome, ApiError> {
+    let entry = serde_json::json!({
+        "reason": reason,
+        "payload": String::from_utf8_lossy(&payload),
+    });
+    let body = Bytes::from(serde_json::to_vec(&entry).expect("JSON serialises"));
+    ingestor
+        .keep_raw("collect-bots", tenant, "json", body)
+        .await?;
+    tracing::info!(%tenant, reason, count, "bot hit flagged");
+    Ok(IngestOutcome {
+        bots: count,
+        ..IngestOutcome::default()
+    })
+}
+
+async fn get_snippet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SNIPPET,
+    )
+}
+
+/// `POST /v1/webhooks/{crm}?tenant=T`: a vendor's delivery, verified with the tenant's
+/// settings (docs/WEBHOOKS.md). An unknown tenant, or one without this CRM set up, gets
+/// the same 404 as an unknown path. `generic` without settings takes the import-column
+/// envelope with an ingest key (docs/HTTP.md).
 async fn post_webhook(
     State(ingestor): Shared,
-    Path(crm): Path<String>,
+    Path(crm_name): Path<String>,
     Query(params): Params,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
-    if crm != "generic" {
-        return Err(ApiError::NotFound(format!(
-            "unknown CRM {crm:?}; supported: generic"
-        )));
-    }
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound("not found".into());
+    let crm = Crm::from_name(&crm_name).ok_or_else(not_found)?;
+    let configured = params
+        .get("tenant")
+        .and_then(|t| ingestor.config.tenant(t).map(|c| (t, c)))
+        .filter(|(_, settings)| settings.crm.has(crm));
+    let Some((tenant, _)) = configured else {
+        if crm == Crm::Generic {
+            return Ok(post_generic_envelope(&ingestor, &params, &headers, body)
+                .await?
+                .into_response());
+        }
+        return Err(not_found());
+    };
+    let tenant = TenantId::parse(tenant).map_err(|_| not_found())?;
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|v| (name.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    let url = public_url(&headers, &uri);
+    let delivery = Delivery {
+        method: method.as_str(),
+        url: &url,
+        headers: &header_pairs,
+        body: &body,
+    };
+    let outcome = ingestor.receive_webhook(&tenant, crm, &delivery).await?;
+    Ok(Json(outcome).into_response())
+}
+
+/// The URL as the sender called it (HubSpot signs it): the scheme from the proxy in front
+/// (API Gateway sets `X-Forwarded-Proto`), the `Host` header, the path and query.
+fn public_url(headers: &HeaderMap, uri: &Uri) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = header("x-forwarded-proto")
+        .or(uri.scheme_str())
+        .unwrap_or("http");
+    let host = header("host")
+        .or(uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{scheme}://{host}{path}")
+}
+
+/// `{"table": "leads" | "deal_events" | "orders", "records": [...]}` (or `"record": {...}`)
+/// in the import columns, with an ingest key.
+async fn post_generic_envelope(
+    ingestor: &Ingestor,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Json<IngestOutcome>, ApiError> {
+    let tenant = ingest_tenant(ingestor, params, headers).await?;
     let envelope: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let table = match envelope.get("table").and_then(|t| t.as_str()) {

@@ -8,6 +8,7 @@ use throughline_lake::state::StateStore;
 use throughline_model::table::ParseOptions;
 
 use crate::Ingestor;
+use crate::config::IngestConfig;
 
 /// Structured JSON logs for CloudWatch; level from `THROUGHLINE_LOG` (default `info`).
 pub fn init_json_logs() {
@@ -32,7 +33,8 @@ pub async fn lake_and_state_from_env() -> Result<(Lake, Arc<dyn StateStore>), St
     Ok((lake, state))
 }
 
-/// The ingest service with settings from the environment (`THROUGHLINE_PHONE_COUNTRY`).
+/// The ingest service with settings from the environment (`THROUGHLINE_PHONE_COUNTRY`)
+/// and the tenants' config (`THROUGHLINE_CONFIG`, else the lake's copy).
 pub async fn ingestor_from_env() -> Result<Arc<Ingestor>, String> {
     let (lake, state) = lake_and_state_from_env().await?;
     let options = ParseOptions {
@@ -40,9 +42,13 @@ pub async fn ingestor_from_env() -> Result<Arc<Ingestor>, String> {
             .ok()
             .filter(|c| !c.is_empty()),
     };
+    let config = IngestConfig::from_env_or_lake(&lake)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Arc::new(Ingestor {
         lake,
         state,
         options,
+        config: Arc::new(config),
     }))
 }

@@ -109,6 +109,9 @@ pub struct Checks {
     /// Reject deliveries whose signed timestamp is older than the vendor's window. Off
     /// only when replaying a kept delivery after a fix (its signature is still checked).
     pub freshness: bool,
+    /// Check the signature, token or credentials. Off only when replaying a kept delivery
+    /// that passed them when it arrived (its secrets were not kept).
+    pub verify: bool,
 }
 
 impl Checks {
@@ -116,6 +119,17 @@ impl Checks {
         Checks {
             now,
             freshness: true,
+            verify: true,
+        }
+    }
+
+    /// Replaying a kept delivery: no freshness window; signatures are checked again
+    /// unless the delivery was verified when it arrived.
+    pub fn replay(now: DateTime<Utc>, verified_on_arrival: bool) -> Self {
+        Checks {
+            now,
+            freshness: false,
+            verify: !verified_on_arrival,
         }
     }
 }

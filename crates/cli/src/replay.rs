@@ -1,0 +1,62 @@
+//! `throughline replay`: runs kept quarantine entries through the ingest steps again.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use throughline_http::Ingestor;
+use throughline_http::config::IngestConfig;
+use throughline_http::replay::EntryResult;
+use throughline_lake::Lake;
+use throughline_model::TenantId;
+use throughline_model::contact::check_country_code;
+use throughline_model::table::ParseOptions;
+
+/// Replays every entry of `source` kept since `from`; `true` when all of them are stored.
+pub async fn run(
+    lake: Lake,
+    config: IngestConfig,
+    phone_country: Option<String>,
+    source: &str,
+    tenant: Option<&TenantId>,
+    from: chrono::NaiveDate,
+) -> Result<bool> {
+    if let Some(code) = &phone_country {
+        check_country_code(code)?;
+    }
+    let state = throughline_lake::state_from_env(&lake).await;
+    let ingestor = Ingestor {
+        options: ParseOptions {
+            default_country_code: phone_country,
+        },
+        config: Arc::new(config),
+        ..Ingestor::new(lake, state, ParseOptions::default())
+    };
+    let entries = ingestor.quarantined(source, tenant, from).await?;
+    let progress = ProgressBar::new(entries.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} entries {msg}")
+            .expect("a valid template"),
+    );
+    let (mut stored, mut accepted, mut duplicates, mut failing) = (0, 0, 0, 0);
+    for entry in &entries {
+        match ingestor.replay_entry(source, entry).await? {
+            EntryResult::Stored(outcome) => {
+                stored += 1;
+                accepted += outcome.accepted;
+                duplicates += outcome.duplicates;
+            }
+            EntryResult::StillFailing(reason) => {
+                failing += 1;
+                progress.suspend(|| eprintln!("{entry}: still failing: {reason}"));
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    println!(
+        "{source}: {} entr{} replayed: {stored} stored ({accepted} rows new, {duplicates} already present), {failing} still failing",
+        entries.len(),
+        if entries.len() == 1 { "y" } else { "ies" },
+    );
+    Ok(failing == 0)
+}
