@@ -731,8 +731,19 @@ def refusals(server, day):
 
 
 def raw_bodies(lake, source):
+    """Verbatim bodies kept under raw/<source>/: one per file (webhooks, forms), or, for
+    touchpoints stored by group commit, one per line of an NDJSON file whose `payload`
+    holds the body exactly as received."""
     root = lake / "raw" / source / f"tenant={TENANT}"
-    return [p.read_bytes() for p in root.glob("date=*/*")] if root.exists() else []
+    bodies = []
+    for path in sorted(root.glob("date=*/*")) if root.exists() else []:
+        if path.suffix == ".ndjson":
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    bodies.append(json.loads(line)["payload"].encode())
+        else:
+            bodies.append(path.read_bytes())
+    return bodies
 
 
 def quarantine_entries(lake, crm):

@@ -403,7 +403,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Config { action } => match action {
             ConfigAction::Check { file } => {
-                let config = IngestConfig::read_file(&file)?;
+                let config = parse_config_offline(&file)?;
                 println!(
                     "{}: {} tenant(s), config is valid",
                     file.display(),
@@ -413,7 +413,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             ConfigAction::Push { file } => {
                 let lake = open_lake(&cli.lake)?;
-                IngestConfig::read_file(&file)?;
+                parse_config_offline(&file)?;
                 let body = std::fs::read(&file)?;
                 lake.put(&object_store::path::Path::from(CONFIG_OBJECT), body.into())
                     .await?;
@@ -603,4 +603,11 @@ async fn ingest_config(lake: &Lake, file: Option<&std::path::Path>) -> Result<In
         // THROUGHLINE_CONFIG is unset here (clap read it into `file`): the lake's copy.
         None => IngestConfig::from_env_or_lake(lake).await?,
     })
+}
+
+/// Checks a config file without fetching its `ssm:` secrets (they are fetched where it runs).
+fn parse_config_offline(file: &std::path::Path) -> Result<IngestConfig> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the config {}", file.display()))?;
+    Ok(IngestConfig::parse(&text, &file.display().to_string())?)
 }

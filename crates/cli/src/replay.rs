@@ -1,7 +1,5 @@
 //! `throughline replay`: runs kept quarantine entries through the ingest steps again.
 
-use std::sync::Arc;
-
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use throughline_http::Ingestor;
@@ -25,13 +23,10 @@ pub async fn run(
         check_country_code(code)?;
     }
     let state = throughline_lake::state_from_env(&lake).await;
-    let ingestor = Ingestor {
-        options: ParseOptions {
-            default_country_code: phone_country,
-        },
-        config: Arc::new(config),
-        ..Ingestor::new(lake, state, ParseOptions::default())
+    let options = ParseOptions {
+        default_country_code: phone_country,
     };
+    let ingestor = Ingestor::new(lake, state, options).with_config(config);
     let entries = ingestor.quarantined(source, tenant, from).await?;
     let progress = ProgressBar::new(entries.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} entries {msg}")

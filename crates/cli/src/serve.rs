@@ -22,14 +22,11 @@ pub async fn run(
         check_country_code(code)?;
     }
     let state = throughline_lake::state_from_env(&lake).await;
-    let ingestor = Arc::new(Ingestor {
-        lake: lake.clone(),
-        state: state.clone(),
-        options: ParseOptions {
-            default_country_code: phone_country,
-        },
-        config: Arc::new(config),
-    });
+    let options = ParseOptions {
+        default_country_code: phone_country,
+    };
+    let ingestor =
+        Arc::new(Ingestor::new(lake.clone(), state.clone(), options).with_config(config));
     let query = Arc::new(QueryService {
         lake: lake.clone(),
         state,

@@ -43,3 +43,52 @@ pub async fn tenant_for(
         _ => Ok(tenant),
     }
 }
+
+/// Keys that authorized recently, so a busy collector does not look every beacon's key up
+/// in the state store. Only grants are remembered, for [`KeyCache::TTL`]: a new key works
+/// at once; a revoked tenant or key stops working within that time.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    grants: std::sync::Mutex<
+        std::collections::HashMap<(String, KeyScope), (TenantId, std::time::Instant)>,
+    >,
+}
+
+impl KeyCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    const MAX_KEYS: usize = 10_000;
+
+    /// [`tenant_for`], answered from memory when the same key was granted recently.
+    pub async fn tenant_for(
+        &self,
+        state: &dyn StateStore,
+        key: Option<String>,
+        claimed_tenant: Option<&str>,
+        scope: KeyScope,
+    ) -> Result<TenantId, ApiError> {
+        let key = key.ok_or(ApiError::Unauthorized)?;
+        let cached = self
+            .grants
+            .lock()
+            .expect("no panics while locked")
+            .get(&(key.clone(), scope))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(tenant, _)| tenant.clone());
+        let tenant = match cached {
+            Some(tenant) => tenant,
+            None => {
+                let tenant = tenant_for(state, Some(key.clone()), None, scope).await?;
+                let mut grants = self.grants.lock().expect("no panics while locked");
+                if grants.len() >= Self::MAX_KEYS {
+                    grants.clear();
+                }
+                grants.insert((key, scope), (tenant.clone(), std::time::Instant::now()));
+                tenant
+            }
+        };
+        match claimed_tenant {
+            Some(claimed) if claimed != tenant.as_str() => Err(ApiError::Unauthorized),
+            _ => Ok(tenant),
+        }
+    }
+}

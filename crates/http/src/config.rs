@@ -1,8 +1,8 @@
 //! The ingest settings of each tenant: CRM webhook secrets and field mappings, tracked
 //! links, phone country. A TOML file (docs/CONFIG.md): `throughline serve --config FILE`
 //! locally; on AWS the functions read the copy that `throughline config push` stores in
-//! the lake at [`CONFIG_OBJECT`], with secrets given as `env:NAME` and filled from SSM /
-//! Secrets Manager by the template.
+//! the lake at [`CONFIG_OBJECT`]. Secrets are given as `env:NAME`, or as `ssm:NAME`, which
+//! loading the config fetches from SSM Parameter Store once (see [`crate::secrets`]).
 
 use std::collections::BTreeMap;
 
@@ -94,34 +94,44 @@ impl IngestConfig {
         Ok(config)
     }
 
+    /// Reads, checks and loads a config file: its `ssm:` secrets are fetched now (blocking
+    /// on a thread of its own, so callers inside an async runtime are fine).
     pub fn read_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-            origin: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Self::parse(&text, &path.display().to_string())
+        let (text, origin) = read_text(path)?;
+        let config = Self::parse(&text, &origin)?;
+        crate::secrets::resolve_blocking(&text, &origin)?;
+        Ok(config)
     }
 
     /// The deployed config: `THROUGHLINE_CONFIG` (a file) if set, else the lake's
-    /// [`CONFIG_OBJECT`] if present, else none (only key-authenticated routes work).
+    /// [`CONFIG_OBJECT`] if present, else none (only key-authenticated routes work). Its
+    /// `ssm:` secrets are fetched now; a config without them never touches AWS.
     pub async fn from_env_or_lake(lake: &throughline_lake::Lake) -> Result<Self, ConfigError> {
-        if let Some(path) = std::env::var_os("THROUGHLINE_CONFIG").filter(|p| !p.is_empty()) {
-            return Self::read_file(std::path::Path::new(&path));
-        }
-        let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
-        match lake
-            .get(&object_store::path::Path::from(CONFIG_OBJECT))
-            .await
+        let (text, origin) = match std::env::var_os("THROUGHLINE_CONFIG").filter(|p| !p.is_empty())
         {
-            Ok(body) => Self::parse(&String::from_utf8_lossy(&body), &origin),
-            Err(throughline_lake::Error::Store(object_store::Error::NotFound { .. })) => {
-                Ok(Self::default())
+            Some(path) => read_text(std::path::Path::new(&path))?,
+            None => {
+                let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
+                match lake
+                    .get(&object_store::path::Path::from(CONFIG_OBJECT))
+                    .await
+                {
+                    Ok(body) => (String::from_utf8_lossy(&body).into_owned(), origin),
+                    Err(throughline_lake::Error::Store(object_store::Error::NotFound {
+                        ..
+                    })) => return Ok(Self::default()),
+                    Err(e) => {
+                        return Err(ConfigError::Unreadable {
+                            origin,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
             }
-            Err(e) => Err(ConfigError::Unreadable {
-                origin,
-                reason: e.to_string(),
-            }),
-        }
+        };
+        let config = Self::parse(&text, &origin)?;
+        crate::secrets::resolve(&text, &origin).await?;
+        Ok(config)
     }
 
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
@@ -133,6 +143,18 @@ impl IngestConfig {
         self.tenants.iter().find_map(|(tenant, settings)| {
             settings.links.get(code).map(|link| (tenant.as_str(), link))
         })
+    }
+}
+
+/// A config file's text and its name for errors.
+fn read_text(path: &std::path::Path) -> Result<(String, String), ConfigError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, origin)),
+        Err(e) => Err(ConfigError::Unreadable {
+            origin,
+            reason: e.to_string(),
+        }),
     }
 }
 

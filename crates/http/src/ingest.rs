@@ -10,7 +10,7 @@
 //! rows again; compaction drops that duplicate, so it still counts once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,7 +22,9 @@ use throughline_model::table::{ParseOptions, Table};
 use throughline_model::{Rejected, Row, TenantId};
 
 use crate::ApiError;
+use crate::auth::KeyCache;
 use crate::config::IngestConfig;
+use crate::group_commit::TouchpointWriter;
 
 /// How long a delivery's key is remembered: longer than any vendor's retry schedule.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(35 * 24 * 3600);
@@ -34,6 +36,10 @@ pub struct Ingestor {
     /// Defaults for tenants whose config does not say otherwise.
     pub options: ParseOptions,
     pub config: Arc<IngestConfig>,
+    /// Started on first use, on the runtime that serves requests.
+    touchpoint_writer: OnceLock<TouchpointWriter>,
+    /// Recently granted ingest keys.
+    pub(crate) keys: Arc<KeyCache>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -65,7 +71,30 @@ impl Ingestor {
             state,
             options,
             config: Arc::default(),
+            touchpoint_writer: OnceLock::new(),
+            keys: Arc::default(),
         }
+    }
+
+    /// The same, with the tenants' settings.
+    pub fn with_config(mut self, config: IngestConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Stores touchpoints through the group-commit writer (see [`crate::group_commit`]):
+    /// the same steps as [`Ingestor::ingest`], shared with other requests in flight.
+    pub async fn ingest_touchpoints(
+        &self,
+        tenant: &TenantId,
+        source: &'static str,
+        raw: Bytes,
+        records: Vec<HashMap<String, String>>,
+    ) -> Result<IngestOutcome, ApiError> {
+        self.touchpoint_writer
+            .get_or_init(|| TouchpointWriter::start(self.clone()))
+            .submit(tenant.clone(), source, raw, records)
+            .await
     }
 
     /// Parse settings of one tenant: its config's phone country, else the default.

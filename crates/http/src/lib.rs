@@ -13,12 +13,14 @@ pub mod auth;
 mod bots;
 pub mod config;
 mod error;
+pub mod group_commit;
 pub mod inbox;
 mod ingest;
 mod links;
 pub mod replay;
 mod routes;
 pub mod runtime;
+mod secrets;
 pub mod webhooks;
 
 pub use error::ApiError;

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use throughline_model::TenantId;
-use throughline_model::table::Table;
 
 use crate::bots::bot_reason;
 use crate::config::TrackedLink;
@@ -67,13 +66,7 @@ pub(crate) async fn follow_link(
         Some(reason) => keep_bot_hit(&ingestor, &tenant, &reason, raw, 1).await,
         None => {
             ingestor
-                .ingest(
-                    &tenant,
-                    Table::Touchpoints,
-                    "collect-links",
-                    raw,
-                    vec![record],
-                )
+                .ingest_touchpoints(&tenant, "collect-links", raw, vec![record])
                 .await
         }
     };

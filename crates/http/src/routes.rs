@@ -15,7 +15,7 @@ use throughline_model::contact::sha256_hex;
 use throughline_model::table::Table;
 use throughline_sources::crm::{Crm, Delivery};
 
-use crate::auth::{key_from, tenant_for};
+use crate::auth::key_from;
 use crate::bots::bot_reason;
 use crate::links::follow_link;
 use crate::{ApiError, IngestOutcome, Ingestor};
@@ -68,13 +68,15 @@ async fn ingest_tenant(
     params: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<TenantId, ApiError> {
-    tenant_for(
-        ingestor.state.as_ref(),
-        key_from(headers, params.get("key").map(String::as_str)),
-        params.get("tenant").map(String::as_str),
-        KeyScope::Ingest,
-    )
-    .await
+    ingestor
+        .keys
+        .tenant_for(
+            ingestor.state.as_ref(),
+            key_from(headers, params.get("key").map(String::as_str)),
+            params.get("tenant").map(String::as_str),
+            KeyScope::Ingest,
+        )
+        .await
 }
 
 async fn post_events(
@@ -129,7 +131,7 @@ async fn post_records(
     headers: HeaderMap,
     body: Bytes,
     table: Table,
-    source: &str,
+    source: &'static str,
     (id_column, prefix): (&str, &str),
 ) -> Result<Json<crate::IngestOutcome>, ApiError> {
     let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
@@ -137,11 +139,19 @@ async fn post_records(
         .into_iter()
         .map(|r| with_defaults(r, id_column, prefix))
         .collect();
-    Ok(Json(
-        ingestor
-            .ingest(&tenant, table, source, body, records)
-            .await?,
-    ))
+    let outcome = match table {
+        Table::Touchpoints => {
+            ingestor
+                .ingest_touchpoints(&tenant, source, body, records)
+                .await?
+        }
+        _ => {
+            ingestor
+                .ingest(&tenant, table, source, body, records)
+                .await?
+        }
+    };
+    Ok(Json(outcome))
 }
 
 /// The pixel carries its event in the query: `url`, `ref`, `vid`, optional `eid`, `ts`.
@@ -172,13 +182,7 @@ async fn get_pixel(
         None => {
             let record = with_defaults(record, "event_id", "evt");
             ingestor
-                .ingest(
-                    &tenant,
-                    Table::Touchpoints,
-                    "collect-pixel",
-                    raw,
-                    vec![record],
-                )
+                .ingest_touchpoints(&tenant, "collect-pixel", raw, vec![record])
                 .await?;
         }
     }

@@ -45,10 +45,7 @@ pub async fn ingestor_from_env() -> Result<Arc<Ingestor>, String> {
     let config = IngestConfig::from_env_or_lake(&lake)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Arc::new(Ingestor {
-        lake,
-        state,
-        options,
-        config: Arc::new(config),
-    }))
+    Ok(Arc::new(
+        Ingestor::new(lake, state, options).with_config(config),
+    ))
 }

@@ -33,7 +33,7 @@ pub struct TenantRecord {
 }
 
 /// What an API key may do. Keys are stored only as SHA-256 hashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyScope {
     /// Send events: tracking beacons, lead forms, CRM webhooks.

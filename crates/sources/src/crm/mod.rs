@@ -453,24 +453,56 @@ impl CrmSettings {
     }
 }
 
-/// A secret in the config: the value itself, or `env:NAME` to read it from the
-/// environment (where Lambda puts values from SSM / Secrets Manager).
+/// A secret in the config: the value itself; `env:NAME` to read it from the environment;
+/// or `ssm:NAME` for an SSM Parameter Store parameter (absolute `/…`, or relative to
+/// `THROUGHLINE_SECRETS_PREFIX`). This crate does no I/O: whoever loads the config fetches
+/// the `ssm:` parameters once and hands their values to [`install_resolved_secrets`].
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
 
+/// The values of `ssm:` secrets, by the reference as written after `ssm:`.
+static RESOLVED: std::sync::RwLock<Option<std::collections::HashMap<String, String>>> =
+    std::sync::RwLock::new(None);
+
+/// Records the values of `ssm:` secrets, keyed by the reference as written after `ssm:`
+/// (e.g. `acme/webhooks/hubspot`), for every [`Secret`] in the process; entries already
+/// installed under the same reference are replaced. A reference never installed reads as
+/// empty.
+pub fn install_resolved_secrets(values: impl IntoIterator<Item = (String, String)>) {
+    let mut table = RESOLVED.write().unwrap_or_else(|e| e.into_inner());
+    table.get_or_insert_with(Default::default).extend(values);
+}
+
 impl Secret {
+    /// The prefix of a secret kept in SSM Parameter Store.
+    pub const SSM_PREFIX: &str = "ssm:";
+
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
 
-    /// The secret's value; an `env:` secret whose variable is unset reads as empty, which
+    /// The parameter reference of an `ssm:` secret (the text after `ssm:`).
+    pub fn ssm_reference(&self) -> Option<&str> {
+        self.0.strip_prefix(Self::SSM_PREFIX)
+    }
+
+    /// The secret's value. An `env:` secret whose variable is unset, and an `ssm:` secret
+    /// whose parameter was not installed (missing, or not fetched), read as empty, which
     /// verifies nothing.
     pub fn expose(&self) -> String {
-        match self.0.strip_prefix("env:") {
-            Some(name) => std::env::var(name).unwrap_or_default(),
-            None => self.0.clone(),
+        if let Some(name) = self.0.strip_prefix("env:") {
+            return std::env::var(name).unwrap_or_default();
         }
+        if let Some(reference) = self.ssm_reference() {
+            let table = RESOLVED.read().unwrap_or_else(|e| e.into_inner());
+            return table
+                .as_ref()
+                .and_then(|t| t.get(reference))
+                .cloned()
+                .unwrap_or_default();
+        }
+        self.0.clone()
     }
 }
 
