@@ -50,3 +50,6 @@ echo "== CRM webhooks, beacons, tracked links and replay end to end through thro
 
 echo "== the website snippet (node:test with jsdom)"
 (cd tests/snippet && npm ci --no-audit --no-fund --loglevel=error && node --test)
+
+echo "== the ingest load harness at a tiny size (no timing asserted: every acknowledged row must be stored)"
+"$venv/bin/python" bench/ingest_load.py --cli "$CARGO_TARGET_DIR/debug/throughline" --duration 2 --connections 4

@@ -113,13 +113,12 @@ pub fn read(settings: &Settings, delivery: &Delivery, checks: &Checks) -> Result
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
-    use crate::crm::{CrmError, Record};
+    use crate::crm::CrmError;
+    use crate::crm::test_support::{assert_valid, record_of as rec};
 
     const DEAL_ADD: &str = include_str!("../../tests/fixtures/crm/bitrix24/deal_add.txt");
     const DEAL_UPDATE: &str = include_str!("../../tests/fixtures/crm/bitrix24/deal_update.txt");
@@ -148,27 +147,8 @@ mod tests {
 
     fn ok(body: &str) -> CrmBatch {
         let batch = deliver(&settings(), body).unwrap();
-        for (table, records) in [
-            (Table::Leads, &batch.leads),
-            (Table::DealEvents, &batch.deal_events),
-            (Table::Orders, &batch.orders),
-            (Table::Touchpoints, &batch.touchpoints),
-        ] {
-            for record in records {
-                let map = record.clone().into_iter().collect::<HashMap<_, _>>();
-                table
-                    .parse(&map, &ParseOptions::default())
-                    .unwrap_or_else(|e| panic!("{} {record:?}: {e:?}", table.name()));
-            }
-        }
+        assert_valid(&batch);
         batch
-    }
-
-    fn rec(pairs: &[(&str, &str)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     fn payload_id(body: &str) -> String {

@@ -448,14 +448,12 @@ fn id_text(value: &Value) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use chrono::{DateTime, Utc};
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
-    use crate::crm::Record;
+    use crate::crm::test_support::{assert_valid, record_of as row};
 
     const SECRET: &str = "a3c1f7e2-5b9d-4c8e-9f10-2d6b8e4a7c01";
     const URL: &str = "https://collect.example.com/v1/webhooks/hubspot?tenant=acme";
@@ -524,30 +522,6 @@ mod tests {
         let ts = (now().timestamp_millis() - 60_000).to_string();
         let headers = headers(Some(sign("POST", URL, body, &ts)), &ts);
         deliver(URL, body, &headers, Checks::live(now()))
-    }
-
-    fn assert_valid(batch: &CrmBatch) {
-        let options = ParseOptions::default();
-        for (table, rows) in [
-            (Table::Leads, &batch.leads),
-            (Table::DealEvents, &batch.deal_events),
-            (Table::Orders, &batch.orders),
-            (Table::Touchpoints, &batch.touchpoints),
-        ] {
-            for row in rows {
-                let map: HashMap<String, String> = row.clone().into_iter().collect();
-                table
-                    .parse(&map, &options)
-                    .unwrap_or_else(|e| panic!("{} {row:?}: {e:?}", table.name()));
-            }
-        }
-    }
-
-    fn row(pairs: &[(&str, &str)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

@@ -316,13 +316,12 @@ fn same_instant(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
-    use crate::crm::{CrmError, Record};
+    use crate::crm::CrmError;
+    use crate::crm::test_support::{assert_valid, record_of as rec};
 
     const ORDER_COMPLETED: &str =
         include_str!("../../tests/fixtures/crm/keycrm/order_completed.json");
@@ -371,27 +370,8 @@ mod tests {
 
     fn ok(settings: &Settings, body: &str) -> CrmBatch {
         let batch = deliver(settings, body, Some("keycrm-t0ken")).unwrap();
-        for (table, records) in [
-            (Table::Leads, &batch.leads),
-            (Table::DealEvents, &batch.deal_events),
-            (Table::Orders, &batch.orders),
-            (Table::Touchpoints, &batch.touchpoints),
-        ] {
-            for record in records {
-                let map = record.clone().into_iter().collect::<HashMap<_, _>>();
-                table
-                    .parse(&map, &ParseOptions::default())
-                    .unwrap_or_else(|e| panic!("{} {record:?}: {e:?}", table.name()));
-            }
-        }
+        assert_valid(&batch);
         batch
-    }
-
-    fn rec(pairs: &[(&str, &str)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     fn payload_id(body: &str) -> String {

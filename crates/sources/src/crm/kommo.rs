@@ -382,13 +382,12 @@ fn time(name: &str, entry: &Entry, keys: &[&str]) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
     use crate::crm::CrmError;
+    use crate::crm::test_support::{assert_valid, record_of as rec};
 
     const LEAD_ADD: &str = include_str!("../../tests/fixtures/crm/kommo/lead_add.txt");
     const LEAD_STATUS: &str = include_str!("../../tests/fixtures/crm/kommo/lead_status.txt");
@@ -435,30 +434,6 @@ mod tests {
         let batch = deliver(settings, body, Some("kommo-t0ken")).unwrap();
         assert_valid(&batch);
         batch
-    }
-
-    fn assert_valid(batch: &CrmBatch) {
-        let tables = [
-            (Table::Leads, &batch.leads),
-            (Table::DealEvents, &batch.deal_events),
-            (Table::Orders, &batch.orders),
-            (Table::Touchpoints, &batch.touchpoints),
-        ];
-        for (table, records) in tables {
-            for record in records {
-                let map = record.clone().into_iter().collect::<HashMap<_, _>>();
-                table
-                    .parse(&map, &ParseOptions::default())
-                    .unwrap_or_else(|e| panic!("{} {record:?}: {e:?}", table.name()));
-            }
-        }
-    }
-
-    fn rec(pairs: &[(&str, &str)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

@@ -521,3 +521,38 @@ pub fn check_token(crm: Crm, expected: &Secret, given: Option<&str>) -> Result<(
         ))),
     }
 }
+
+/// What every connector's tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::HashMap;
+
+    use throughline_model::table::{ParseOptions, Table};
+
+    use super::{CrmBatch, Record};
+
+    /// Every record of the batch passes its table's validation, as ingest will check it.
+    pub fn assert_valid(batch: &CrmBatch) {
+        for (table, records) in [
+            (Table::Leads, &batch.leads),
+            (Table::DealEvents, &batch.deal_events),
+            (Table::Orders, &batch.orders),
+            (Table::Touchpoints, &batch.touchpoints),
+        ] {
+            for record in records {
+                let map: HashMap<String, String> = record.clone().into_iter().collect();
+                table
+                    .parse(&map, &ParseOptions::default())
+                    .unwrap_or_else(|e| panic!("{} {record:?}: {e:?}", table.name()));
+            }
+        }
+    }
+
+    /// A record from `(column, value)` pairs.
+    pub fn record_of(pairs: &[(&str, &str)]) -> Record {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}

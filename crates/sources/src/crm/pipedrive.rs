@@ -465,13 +465,12 @@ fn time(value: &Value) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
     use crate::crm::base64_of;
+    use crate::crm::test_support::{assert_valid, record_of as row};
 
     const V1_PERSON: &str = include_str!("../../tests/fixtures/crm/pipedrive/v1_person_added.json");
     const V1_DEAL_ADDED: &str =
@@ -529,30 +528,6 @@ mod tests {
             body,
             Some(basic("throughline", "p1pe-dr1ve-s3cret")),
         )
-    }
-
-    fn assert_valid(batch: &CrmBatch) {
-        let options = ParseOptions::default();
-        for (table, rows) in [
-            (Table::Leads, &batch.leads),
-            (Table::DealEvents, &batch.deal_events),
-            (Table::Orders, &batch.orders),
-            (Table::Touchpoints, &batch.touchpoints),
-        ] {
-            for row in rows {
-                let map: HashMap<String, String> = row.clone().into_iter().collect();
-                table
-                    .parse(&map, &options)
-                    .unwrap_or_else(|e| panic!("{} {row:?}: {e:?}", table.name()));
-            }
-        }
-    }
-
-    fn row(pairs: &[(&str, &str)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

@@ -208,14 +208,12 @@ fn time(value: &Value) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use chrono::Utc;
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
-    use crate::crm::Record;
+    use crate::crm::test_support::{assert_valid, record_of as row};
 
     const SECRET: &str = "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";
     const CREATE: &str = include_str!("../../tests/fixtures/crm/shopify/orders_create.json");
@@ -261,30 +259,6 @@ mod tests {
             Some(sign(body)),
             "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
         )
-    }
-
-    fn assert_valid(batch: &CrmBatch) {
-        let options = ParseOptions::default();
-        for (table, rows) in [
-            (Table::Leads, &batch.leads),
-            (Table::DealEvents, &batch.deal_events),
-            (Table::Orders, &batch.orders),
-            (Table::Touchpoints, &batch.touchpoints),
-        ] {
-            for row in rows {
-                let map: HashMap<String, String> = row.clone().into_iter().collect();
-                table
-                    .parse(&map, &options)
-                    .unwrap_or_else(|e| panic!("{} {row:?}: {e:?}", table.name()));
-            }
-        }
-    }
-
-    fn row(pairs: &[(&str, &str)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]
