@@ -137,7 +137,7 @@ async fn post_records(
     let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
     let records = json_records(&body)?
         .into_iter()
-        .map(|r| with_defaults(r, id_column, prefix))
+        .map(|r| with_defaults(without_unconsented_contacts(r), id_column, prefix))
         .collect();
     let outcome = match table {
         Table::Touchpoints => {
@@ -365,6 +365,19 @@ fn json_values(value: &serde_json::Value) -> Result<Vec<HashMap<String, String>>
         .collect()
 }
 
+/// A form sent with `"consent": false` keeps its lead but not the person's e-mail and phone:
+/// without consent they are not hashed, stored or used to match the person.
+fn without_unconsented_contacts(mut record: HashMap<String, String>) -> HashMap<String, String> {
+    let refused = record
+        .remove("consent")
+        .is_some_and(|c| matches!(c.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no"));
+    if refused {
+        record.remove("email");
+        record.remove("phone");
+    }
+    record
+}
+
 /// Beacons and forms may omit their id and time: the id is then derived from the payload,
 /// so a retried delivery of the same payload gets the same id and is stored once; the time
 /// is when it arrived.
@@ -382,4 +395,30 @@ fn with_defaults(
         record.insert("ts".to_owned(), chrono::Utc::now().to_rfc3339());
     }
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn contacts_without_consent_are_dropped() {
+        let refused = without_unconsented_contacts(form(&[
+            ("lead_id", "l1"),
+            ("email", "a@b.example"),
+            ("phone", "+380501234567"),
+            ("consent", "false"),
+        ]));
+        assert_eq!(refused, form(&[("lead_id", "l1")]));
+        let given =
+            without_unconsented_contacts(form(&[("email", "a@b.example"), ("consent", "true")]));
+        assert_eq!(given, form(&[("email", "a@b.example")]));
+    }
 }
