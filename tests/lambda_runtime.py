@@ -8,6 +8,9 @@ Usage: python tests/lambda_runtime.py --bin-dir target/debug
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -58,6 +61,10 @@ def main():
         cli("tenants", "add", "--tenant", "shop", "--name", "Kukhni Dnipro")
         ingest = cli("keys", "create", "--tenant", "shop", "--scope", "ingest").strip()
         read = cli("keys", "create", "--tenant", "shop", "--scope", "read").strip()
+        # The tenant config, deployed as `config push` stores it: the functions read it at start.
+        config = tmp / "throughline.toml"
+        config.write_text(LAMBDA_CONFIG)
+        cli("config", "push", str(config))
         inbox = lake / "inbox" / "ad_costs" / "tenant=shop"
         inbox.mkdir(parents=True)
         inbox.joinpath("agency-fees.csv").write_text(
@@ -78,6 +85,17 @@ def main():
             watch.wait(timeout=30)
     print(f"lambda-runtime: {results['passed']} passed, {results['failed']} failed")
     return 1 if results["failed"] else 0
+
+
+LAMBDA_CONFIG = """
+[tenants.shop.crm.hubspot]
+client_secret = "hs-secret"
+
+[tenants.shop.links.tg-shop]
+target = "https://t.me/shop_bot?start={token}"
+utm_source = "instagram"
+utm_medium = "social"
+"""
 
 
 def run_functions(bins, env, port, tmp, ingest, read):
@@ -132,6 +150,29 @@ def run_functions(bins, env, port, tmp, ingest, read):
         r = invoke(http_event("POST", "/v1/webhooks/generic", auth, "{oops", path_params={"crm": "generic"}))
         check("crm-webhook answers 400 with a reason", r.get("statusCode") == 400 and "malformed JSON" in r.get("body", ""), r)
 
+    def vendor_webhooks():
+        # API Gateway passes the Host header and X-Forwarded-Proto: HubSpot signs that URL.
+        host = "hooks.example.test"
+        hubspot = json.dumps([{"eventId": 1, "subscriptionType": "contact.creation", "objectId": 501,
+                               "occurredAt": int(time.time() * 1000), "portalId": 7, "appId": 9}])
+        ts = str(int(time.time() * 1000))
+        url = f"https://{host}/v1/webhooks/hubspot?tenant=shop"
+        signature = base64.b64encode(hmac.new(b"hs-secret", ("POST" + url + hubspot + ts).encode(), hashlib.sha256).digest()).decode()
+        headers = {"host": host, "x-forwarded-proto": "https", "x-hubspot-signature-v3": signature, "x-hubspot-request-timestamp": ts}
+        r = invoke(http_event("POST", "/v1/webhooks/hubspot", headers, hubspot, query={"tenant": "shop"}, path_params={"crm": "hubspot"}))
+        check("crm-webhook verifies a HubSpot v3 signature over the URL API Gateway was called with", r.get("statusCode") == 200 and json.loads(r["body"])["accepted"] == 1, r)
+        headers["x-hubspot-signature-v3"] = base64.b64encode(b"forged" * 5).decode()
+        r = invoke(http_event("POST", "/v1/webhooks/hubspot", headers, hubspot, query={"tenant": "shop"}, path_params={"crm": "hubspot"}))
+        check("crm-webhook answers 401 to a forged HubSpot delivery", r.get("statusCode") == 401, r)
+        r = invoke(http_event("POST", "/v1/webhooks/hubspot", headers, hubspot, query={"tenant": "nobody"}, path_params={"crm": "hubspot"}))
+        check("crm-webhook answers 404 for an unknown tenant", r.get("statusCode") == 404, r)
+
+    def tracked_link():
+        r = invoke(http_event("GET", "/r/tg-shop", {"host": "go.example.test", "user-agent": "Mozilla/5.0 (iPhone) Safari/604.1"},
+                              query={"fbclid": "IwAR_lambda"}, path_params={"code": "tg-shop"}))
+        location = (r.get("headers") or {}).get("location", "")
+        check("collect redirects a tracked link to the messenger with a token", r.get("statusCode") == 302 and location.startswith("https://t.me/shop_bot?start="), r)
+
     def ad_costs():
         r = invoke(SCHEDULED_EVENT)
         check("ad-costs imports the inbox on its schedule", r.get("tenants", [{}])[0].get("report", {}).get("stored") == 1, r)
@@ -149,7 +190,15 @@ def run_functions(bins, env, port, tmp, ingest, read):
         r = invoke(http_event("GET", "/v1/kpi", auth, None, q))
         check("query refuses an ingest key", r.get("statusCode") == 401, r)
 
-    for name, body in [("collect", collect), ("crm-webhook", webhook), ("ad-costs", ad_costs), ("attribute", attribute), ("query", query)]:
+    def collect_all():
+        collect()
+        tracked_link()
+
+    def webhook_all():
+        webhook()
+        vendor_webhooks()
+
+    for name, body in [("collect", collect_all), ("crm-webhook", webhook_all), ("ad-costs", ad_costs), ("attribute", attribute), ("query", query)]:
         with_function(name, body)
 
 
