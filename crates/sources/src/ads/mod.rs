@@ -1,0 +1,152 @@
+//! Ad platforms' reporting APIs, sans I/O: each connector says which HTTP request to make
+//! for a date range (and a page cursor), and reads a response body into `ad_costs` records
+//! (the import columns of docs/IMPORT.md) plus the next cursor. The driver that sends the
+//! requests — credentials, retries with backoff honouring `Retry-After`, paging, the
+//! restatement window — is one piece of code for every platform, so each connector is
+//! tested by replaying the platform's documented response shapes, no network needed.
+//!
+//! One module per platform, each with a `Settings` (account ids and API version from the
+//! tenant config; secrets as [`crate::crm::Secret`]) and the functions `requests` and `read_page`.
+
+pub mod google_ads;
+pub mod meta;
+pub mod microsoft;
+pub mod tiktok;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+/// A record in the `ad_costs` import columns: date, platform, account_id, campaign_id,
+/// campaign_name, ad_group_id, ad_group_name, ad_id, ad_name, impressions, clicks, cost
+/// (a decimal string in the account currency), currency.
+pub type CostRecord = BTreeMap<String, String>;
+
+/// The platforms with a connector; the name is `--platform` and the `platform` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    GoogleAds,
+    Meta,
+    TikTok,
+    Microsoft,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 4] = [
+        Platform::GoogleAds,
+        Platform::Meta,
+        Platform::TikTok,
+        Platform::Microsoft,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::GoogleAds => "google_ads",
+            Platform::Meta => "meta",
+            Platform::TikTok => "tiktok",
+            Platform::Microsoft => "microsoft",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Platform> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Inclusive dates, UTC days as the platform reports them (in the account's time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// An HTTP request to send, relative to the connector's base URL (configurable, so tests
+/// point it at a local server replaying documented responses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest {
+    pub method: &'static str,
+    /// Path and query, appended to the base URL, e.g. `/v19/customers/123/googleAds:searchStream`.
+    pub path_and_query: String,
+    /// Headers besides authentication, which the driver adds (`Authorization: Bearer …`).
+    pub headers: Vec<(String, String)>,
+    /// JSON or form body, if any.
+    pub body: Option<String>,
+}
+
+/// What one response said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub costs: Vec<CostRecord>,
+    /// The next request to send for the same report (paging, or polling an async report);
+    /// `None` when the report is complete.
+    pub next: Option<ApiRequest>,
+    /// Facts the response did not carry, said, never invented.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AdsError {
+    /// The platform answered with an error the user must act on (expired token, no access):
+    /// the message names the platform, the account and what to do.
+    #[error("{platform} account {account}: {reason}")]
+    Refused {
+        platform: &'static str,
+        account: String,
+        reason: String,
+    },
+    /// The body is not the documented shape.
+    #[error("malformed {platform} response: {reason}")]
+    Malformed {
+        platform: &'static str,
+        reason: String,
+    },
+}
+
+pub type Result<T, E = AdsError> = std::result::Result<T, E>;
+
+/// What to do about a non-2xx answer (each connector reads its platform's error body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorAction {
+    /// Rate limit or transient failure: retry, after this many seconds if the platform said.
+    Retry { after_secs: Option<u64> },
+    /// Retrying cannot help (expired token, no access, bad request): stop this account.
+    Stop(AdsError),
+}
+
+pub(crate) fn malformed(platform: Platform, reason: impl Into<String>) -> AdsError {
+    AdsError::Malformed {
+        platform: platform.name(),
+        reason: reason.into(),
+    }
+}
+
+/// Micros (Google Ads `cost_micros`, Microsoft) as a decimal string with 6 places, exactly:
+/// `"1234567"` → `"1.234567"`. `None` for anything that is not an integer.
+pub fn micros_to_decimal(micros: &str) -> Option<String> {
+    let micros = micros.trim();
+    let (sign, digits) = match micros.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", micros),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let padded = format!("{digits:0>7}");
+    let (units, fraction) = padded.split_at(padded.len() - 6);
+    Some(format!("{sign}{units}.{fraction}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_are_exact() {
+        assert_eq!(micros_to_decimal("1234567").as_deref(), Some("1.234567"));
+        assert_eq!(micros_to_decimal("0").as_deref(), Some("0.000000"));
+        assert_eq!(micros_to_decimal("5").as_deref(), Some("0.000005"));
+        assert_eq!(micros_to_decimal("-2500000").as_deref(), Some("-2.500000"));
+        assert_eq!(micros_to_decimal("1.5"), None);
+        assert_eq!(micros_to_decimal(""), None);
+    }
+}
