@@ -118,7 +118,7 @@ async fn write_tenant(
 
     // 2. Validate each request on its own: one bad request does not fail the others.
     let mut accepted: Vec<(Submission, Vec<Row>)> = Vec::new();
-    for submission in submissions {
+    for mut submission in submissions {
         let raw_path = match &raw_paths[submission.source] {
             Ok(path) => path.to_string(),
             Err(e) => {
@@ -127,12 +127,8 @@ async fn write_tenant(
             }
         };
         let origin = format!("{} {raw_path}", submission.source);
-        match ingestor.validate(
-            tenant,
-            Table::Touchpoints,
-            &origin,
-            submission.records.clone(),
-        ) {
+        let records = std::mem::take(&mut submission.records);
+        match ingestor.validate(tenant, Table::Touchpoints, &origin, records) {
             Ok(rows) => accepted.push((submission, rows)),
             Err(rejected) => {
                 let answer = match ingestor
