@@ -457,9 +457,21 @@ impl CrmSettings {
 /// or `ssm:NAME` for an SSM Parameter Store parameter (absolute `/…`, or relative to
 /// `THROUGHLINE_SECRETS_PREFIX`). This crate does no I/O: whoever loads the config fetches
 /// the `ssm:` parameters once and hands their values to [`install_resolved_secrets`].
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// Settings are logged and printed in errors: a literal secret shows as `***`, references
+/// (`env:NAME`, `ssm:NAME`) as written — they name where the value is, not the value.
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.starts_with("env:") || self.0.starts_with("ssm:") {
+            write!(f, "Secret({:?})", self.0)
+        } else {
+            f.write_str("Secret(***)")
+        }
+    }
+}
 
 /// The values of `ssm:` secrets, by the reference as written after `ssm:`.
 static RESOLVED: std::sync::RwLock<Option<std::collections::HashMap<String, String>>> =
@@ -519,6 +531,17 @@ pub fn check_token(crm: Crm, expected: &Secret, given: Option<&str>) -> Result<(
             "no {} token in the delivery",
             crm.name()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::Secret;
+
+    #[test]
+    fn literal_secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+        assert_eq!(format!("{:?}", Secret::new("env:HS")), "Secret(\"env:HS\")");
     }
 }
 
