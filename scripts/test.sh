@@ -53,3 +53,8 @@ echo "== the website snippet (node:test with jsdom)"
 
 echo "== the ingest load harness at a tiny size (no timing asserted: every acknowledged row must be stored)"
 "$venv/bin/python" bench/ingest_load.py --cli "$CARGO_TARGET_DIR/debug/throughline" --duration 2 --connections 4
+
+echo "== the KPI latency harness at a tiny size (no timing asserted)"
+demo_lake="$(mktemp -d)/demo"
+"$CARGO_TARGET_DIR/debug/throughline" demo --keep "$demo_lake" > /dev/null
+"$venv/bin/python" bench/query_latency.py --cli "$CARGO_TARGET_DIR/debug/throughline" --lake "$demo_lake" --tenant demo --requests 2

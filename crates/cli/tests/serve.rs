@@ -294,6 +294,34 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
         b"",
     );
     assert_eq!((status, json.as_str()), (200, "[]"));
+
+    // The server keeps the tenant's engine open between answers: a new job's output must
+    // still show in the next answer.
+    let second = br#"{"table": "deal_events", "records": [
+        {"event_id": "d2-won", "deal_id": "D2", "lead_id": "L1", "ts": "2026-08-12T10:00:00+03:00", "type": "won", "amount": "15000.00", "currency": "UAH"}
+    ]}"#;
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/v1/webhooks/generic",
+        &[("authorization", &bearer)],
+        second,
+    );
+    assert_eq!(status, 200, "{body}");
+    run(lake, env, &["attribute", "--tenant", "shop"]);
+    let (status, csv) = http(
+        &server,
+        "GET",
+        "/v1/kpi?model=first_touch&format=csv",
+        &[("authorization", &read_auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("Paid Search,") && l.contains(",100000.00,")),
+        "the answer after the second job has both deals: {csv}"
+    );
     let other = format!("Bearer {other_read}");
     let (status, body) = http(&server, "GET", "/v1/kpi", &[("authorization", &other)], b"");
     assert_eq!(
