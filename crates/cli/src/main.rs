@@ -105,7 +105,7 @@ enum Command {
         #[command(flatten)]
         rules: RulesArg,
         /// first_touch, last_touch, last_non_direct, linear, position_based or time_decay.
-        #[arg(long, default_value = "last_non_direct")]
+        #[arg(long, default_value = throughline_engine::DEFAULT_MODEL)]
         model: String,
         #[arg(long, value_enum, default_value_t = GroupBy::Channel)]
         group_by: GroupBy,
@@ -556,10 +556,7 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
         started.elapsed().as_secs_f64(),
         report.rows
     );
-    let query = KpiQuery {
-        model: "last_non_direct".into(),
-        ..KpiQuery::default()
-    };
+    let query = KpiQuery::default();
     output::print_titled(
         "Channel ROI (model: last_non_direct; money in UAH)",
         &engine.kpi(&query).await?,

@@ -20,6 +20,9 @@ pub const MODELS: [&str; 6] = [
     "time_decay",
 ];
 
+/// The model KPIs use when none is asked for.
+pub const DEFAULT_MODEL: &str = "last_non_direct";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KpiGroup {
     #[default]
@@ -52,7 +55,7 @@ pub struct KpiQuery {
 impl Default for KpiQuery {
     fn default() -> Self {
         Self {
-            model: "last_non_direct".into(),
+            model: DEFAULT_MODEL.into(),
             group_by: KpiGroup::Channel,
             from: None,
             to: None,

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use throughline_engine::{Engine, FunnelGroup, KpiGroup, KpiQuery};
+use throughline_engine::{DEFAULT_MODEL, Engine, FunnelGroup, KpiGroup, KpiQuery};
 use throughline_http::ApiError;
 use throughline_http::auth::{key_from, tenant_for};
 use throughline_lake::Lake;
@@ -95,7 +95,7 @@ async fn kpi(
         model: params
             .get("model")
             .cloned()
-            .unwrap_or_else(|| "last_non_direct".into()),
+            .unwrap_or_else(|| DEFAULT_MODEL.into()),
         group_by,
         from: date_param(&params, "from")?,
         to: date_param(&params, "to")?,
