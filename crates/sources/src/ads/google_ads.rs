@@ -506,13 +506,11 @@ pub fn read_error(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use proptest::prelude::*;
-    use throughline_model::Table;
-    use throughline_model::table::ParseOptions;
 
     use super::*;
+    use crate::ads::test_support::{assert_valid, range, record_of as row};
 
     const SUCCESS: &str = include_str!("../../tests/fixtures/ads/google_ads/search_stream.json");
     const EXPIRED: &str = include_str!("../../tests/fixtures/ads/google_ads/token_expired.json");
@@ -530,29 +528,6 @@ mod tests {
             "#,
         )
         .unwrap()
-    }
-
-    fn range() -> DateRange {
-        DateRange {
-            from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-        }
-    }
-
-    fn assert_valid(records: &[CostRecord]) {
-        for record in records {
-            let map: HashMap<String, String> = record.clone().into_iter().collect();
-            Table::AdCosts
-                .parse(&map, &ParseOptions::default())
-                .unwrap_or_else(|e| panic!("{record:?}: {e:?}"));
-        }
-    }
-
-    fn row(pairs: &[(&str, &str)]) -> CostRecord {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

@@ -438,12 +438,10 @@ pub fn read_error(
 mod tests {
     use std::collections::HashMap;
 
-    use chrono::NaiveDate;
     use proptest::prelude::*;
-    use throughline_model::Table;
-    use throughline_model::table::ParseOptions;
 
     use super::*;
+    use crate::ads::test_support::{assert_valid, range, record_of};
 
     const PAGE_1: &str = include_str!("../../tests/fixtures/ads/meta/insights_page_1.json");
     const PAGE_2: &str = include_str!("../../tests/fixtures/ads/meta/insights_page_2.json");
@@ -456,32 +454,14 @@ mod tests {
         toml::from_str("account_id = \"act_1029384756\"").unwrap()
     }
 
-    fn range() -> DateRange {
-        DateRange {
-            from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-        }
-    }
-
-    fn assert_valid(records: &[CostRecord]) {
-        for record in records {
-            let map: HashMap<String, String> = record.clone().into_iter().collect();
-            Table::AdCosts
-                .parse(&map, &ParseOptions::default())
-                .unwrap_or_else(|e| panic!("{record:?}: {e:?}"));
-        }
-    }
-
+    /// A row with this account's constant columns.
     fn row(pairs: &[(&str, &str)]) -> CostRecord {
-        let mut r: CostRecord = [
+        let mut r = record_of(&[
             ("platform", "meta"),
             ("account_id", "1029384756"),
             ("currency", "USD"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        r.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ]);
+        r.extend(record_of(pairs));
         r
     }
 

@@ -405,13 +405,11 @@ pub fn read_error(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
-    use chrono::NaiveDate;
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
+    use crate::ads::test_support::{assert_valid, range};
 
     const SUBMIT: &str = include_str!("../../tests/fixtures/ads/microsoft/submit.json");
     const PENDING: &str = include_str!("../../tests/fixtures/ads/microsoft/poll_pending.json");
@@ -431,22 +429,6 @@ developer_token = "dev-token-1"
 report_time_zone = "EasternTimeUSCanada""#,
         )
         .unwrap()
-    }
-
-    fn range() -> DateRange {
-        DateRange {
-            from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-        }
-    }
-
-    fn assert_valid(costs: &[CostRecord]) {
-        for record in costs {
-            let map: HashMap<String, String> = record.clone().into_iter().collect();
-            Table::AdCosts
-                .parse(&map, &ParseOptions::default())
-                .unwrap_or_else(|e| panic!("{record:?}: {e:?}"));
-        }
     }
 
     fn header(request: &ApiRequest, name: &str) -> String {

@@ -150,3 +150,33 @@ mod tests {
         assert_eq!(micros_to_decimal(""), None);
     }
 }
+
+/// What every connector's tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::HashMap;
+
+    use chrono::NaiveDate;
+    use throughline_model::table::{ParseOptions, Table};
+
+    use super::{CostRecord, DateRange};
+    pub use crate::crm::test_support::record_of;
+
+    /// The range the fixtures cover: 2026-11-01 and 2026-11-02.
+    pub fn range() -> DateRange {
+        DateRange {
+            from: NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date"),
+            to: NaiveDate::from_ymd_opt(2026, 11, 2).expect("a date"),
+        }
+    }
+
+    /// Every cost passes `ad_costs` validation, as the import will check it.
+    pub fn assert_valid(costs: &[CostRecord]) {
+        for record in costs {
+            let map: HashMap<String, String> = record.clone().into_iter().collect();
+            Table::AdCosts
+                .parse(&map, &ParseOptions::default())
+                .unwrap_or_else(|e| panic!("{record:?}: {e:?}"));
+        }
+    }
+}

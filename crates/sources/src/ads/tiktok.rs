@@ -293,11 +293,10 @@ pub fn read_error(
 mod tests {
     use std::collections::HashMap;
 
-    use chrono::NaiveDate;
     use proptest::prelude::*;
-    use throughline_model::table::{ParseOptions, Table};
 
     use super::*;
+    use crate::ads::test_support::{assert_valid, range, record_of as row};
 
     const REPORT: &str = include_str!("../../tests/fixtures/ads/tiktok/report.json");
     const PAGE_1: &str = include_str!("../../tests/fixtures/ads/tiktok/page_1_of_2.json");
@@ -309,29 +308,6 @@ mod tests {
 
     fn settings() -> Settings {
         toml::from_str(r#"account_id = "7012345678901234567""#).unwrap()
-    }
-
-    fn range() -> DateRange {
-        DateRange {
-            from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-        }
-    }
-
-    fn assert_valid(costs: &[CostRecord]) {
-        for record in costs {
-            let map: HashMap<String, String> = record.clone().into_iter().collect();
-            Table::AdCosts
-                .parse(&map, &ParseOptions::default())
-                .unwrap_or_else(|e| panic!("{record:?}: {e:?}"));
-        }
-    }
-
-    fn row(fields: &[(&str, &str)]) -> CostRecord {
-        fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]
