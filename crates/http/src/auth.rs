@@ -38,6 +38,11 @@ pub async fn tenant_for(
     let tenant = authorize(state, &key, scope)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    matching_claim(tenant, claimed_tenant)
+}
+
+/// The key's tenant, if the request claims no other.
+fn matching_claim(tenant: TenantId, claimed_tenant: Option<&str>) -> Result<TenantId, ApiError> {
     match claimed_tenant {
         Some(claimed) if claimed != tenant.as_str() => Err(ApiError::Unauthorized),
         _ => Ok(tenant),
@@ -86,9 +91,6 @@ impl KeyCache {
                 tenant
             }
         };
-        match claimed_tenant {
-            Some(claimed) if claimed != tenant.as_str() => Err(ApiError::Unauthorized),
-            _ => Ok(tenant),
-        }
+        matching_claim(tenant, claimed_tenant)
     }
 }
