@@ -13,9 +13,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use throughline_model::TenantId;
 
-use crate::bots::bot_reason;
 use crate::config::TrackedLink;
-use crate::routes::keep_bot_hit;
+use crate::routes::store_touchpoints;
 use crate::{ApiError, Ingestor};
 
 /// The visitor cookie, shared with the snippet (docs/SNIPPET.md).
@@ -62,14 +61,15 @@ pub(crate) async fn follow_link(
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let raw = Bytes::from(serde_json::to_vec(&record).expect("a map serialises"));
-    let stored = match bot_reason(&headers) {
-        Some(reason) => keep_bot_hit(&ingestor, &tenant, &reason, raw, 1).await,
-        None => {
-            ingestor
-                .ingest_touchpoints(&tenant, "collect-links", raw, vec![record])
-                .await
-        }
-    };
+    let stored = store_touchpoints(
+        &ingestor,
+        &tenant,
+        &headers,
+        "collect-links",
+        raw,
+        vec![record],
+    )
+    .await;
     // The visitor is sent on even when storage failed: losing one click is better than
     // losing the conversation. The failure is logged with the click for follow-up.
     if let Err(e) = stored {

@@ -85,14 +85,6 @@ async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<IngestOutcome>, ApiError> {
-    if let Some(reason) = bot_reason(&headers) {
-        let State(ingestor) = &state;
-        let tenant = ingest_tenant(ingestor, &params.0, &headers).await?;
-        let count = json_records(&body)?.len();
-        return Ok(Json(
-            keep_bot_hit(ingestor, &tenant, &reason, body, count).await?,
-        ));
-    }
     post_records(
         state,
         params,
@@ -141,9 +133,7 @@ async fn post_records(
         .collect();
     let outcome = match table {
         Table::Touchpoints => {
-            ingestor
-                .ingest_touchpoints(&tenant, source, body, records)
-                .await?
+            store_touchpoints(&ingestor, &tenant, &headers, source, body, records).await?
         }
         _ => {
             ingestor
@@ -161,7 +151,6 @@ async fn get_pixel(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
-    let bot = bot_reason(&headers);
     let mut record = HashMap::new();
     for (param, column) in [
         ("url", "url"),
@@ -175,17 +164,16 @@ async fn get_pixel(
         }
     }
     let raw = Bytes::from(serde_json::to_vec(&record).expect("a map serialises"));
-    match bot {
-        Some(reason) => {
-            keep_bot_hit(&ingestor, &tenant, &reason, raw, 1).await?;
-        }
-        None => {
-            let record = with_defaults(record, "event_id", "evt");
-            ingestor
-                .ingest_touchpoints(&tenant, "collect-pixel", raw, vec![record])
-                .await?;
-        }
-    }
+    let record = with_defaults(record, "event_id", "evt");
+    store_touchpoints(
+        &ingestor,
+        &tenant,
+        &headers,
+        "collect-pixel",
+        raw,
+        vec![record],
+    )
+    .await?;
     Ok((
         StatusCode::OK,
         [
@@ -196,8 +184,28 @@ async fn get_pixel(
     ))
 }
 
+/// Every touchpoint route (events, pixel, tracked links) stores through here: hits from
+/// bots and prefetches are flagged, the rest go to the group-commit writer.
+pub(crate) async fn store_touchpoints(
+    ingestor: &Ingestor,
+    tenant: &TenantId,
+    headers: &HeaderMap,
+    source: &'static str,
+    raw: Bytes,
+    records: Vec<HashMap<String, String>>,
+) -> Result<IngestOutcome, ApiError> {
+    match bot_reason(headers) {
+        Some(reason) => keep_bot_hit(ingestor, tenant, &reason, raw, records.len()).await,
+        None => {
+            ingestor
+                .ingest_touchpoints(tenant, source, raw, records)
+                .await
+        }
+    }
+}
+
 /// Keeps a bot's hit under `raw/collect-bots/` with the reason; nothing reaches `tables/`.
-pub(crate) async fn keep_bot_hit(
+async fn keep_bot_hit(
     ingestor: &Ingestor,
     tenant: &TenantId,
     reason: &str,
