@@ -19,7 +19,6 @@ use throughline_model::table::Table;
 use throughline_model::{Row, TenantId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::ingest::rejected_error;
 use crate::{ApiError, IngestOutcome, Ingestor};
 
 /// Most requests one write takes; the rest wait for the next.
@@ -131,15 +130,8 @@ async fn write_tenant(
         match ingestor.validate(tenant, Table::Touchpoints, &origin, records) {
             Ok(rows) => accepted.push((submission, rows)),
             Err(rejected) => {
-                let answer = match ingestor
-                    .lake
-                    .quarantine(Table::Touchpoints.name(), tenant, &rejected)
-                    .await
-                {
-                    Ok(_) => Err(rejected_error(&rejected)),
-                    Err(e) => Err(ApiError::from(e)),
-                };
-                let _ = submission.reply.send(answer);
+                let answer = ingestor.reject(tenant, Table::Touchpoints, &rejected).await;
+                let _ = submission.reply.send(Err(answer));
             }
         }
     }

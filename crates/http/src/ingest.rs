@@ -142,12 +142,21 @@ impl Ingestor {
         let origin = format!("{source} {raw_path}");
         match self.validate(tenant, table, &origin, records) {
             Ok(rows) => self.store(tenant, table, source, rows).await,
-            Err(rejected) => {
-                self.lake
-                    .quarantine(table.name(), tenant, &rejected)
-                    .await?;
-                Err(rejected_error(&rejected))
-            }
+            Err(rejected) => Err(self.reject(tenant, table, &rejected).await),
+        }
+    }
+
+    /// Keeps rejected records under `quarantine/` and gives the 400 that names them (or
+    /// the 503 when even the quarantine cannot be written).
+    pub(crate) async fn reject(
+        &self,
+        tenant: &TenantId,
+        table: Table,
+        rejected: &[Rejected],
+    ) -> ApiError {
+        match self.lake.quarantine(table.name(), tenant, rejected).await {
+            Ok(_) => rejected_error(rejected),
+            Err(e) => e.into(),
         }
     }
 
