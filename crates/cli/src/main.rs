@@ -596,7 +596,7 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
 /// The config named on the command line, else the lake's deployed copy, else none.
 async fn ingest_config(lake: &Lake, file: Option<&std::path::Path>) -> Result<IngestConfig> {
     Ok(match file {
-        Some(path) => IngestConfig::read_file(path)?,
+        Some(path) => IngestConfig::read_file(path).await?,
         // THROUGHLINE_CONFIG is unset here (clap read it into `file`): the lake's copy.
         None => IngestConfig::from_env_or_lake(lake).await?,
     })

@@ -19,6 +19,9 @@ pub const CONFIG_OBJECT: &str = "_config/throughline.toml";
 pub struct IngestConfig {
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// Link code → tenant, built once by [`IngestConfig::parse`]: every click looks it up.
+    #[serde(skip)]
+    link_owners: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -68,8 +71,8 @@ impl IngestConfig {
             origin: origin.to_owned(),
             reason,
         };
-        let config: IngestConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let mut link_owner: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut config: IngestConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut link_owners: BTreeMap<String, String> = BTreeMap::new();
         for (tenant, settings) in &config.tenants {
             TenantId::parse(tenant).map_err(|e| invalid(format!("tenants.{tenant}: {e}")))?;
             if let Some(code) = &settings.phone_country {
@@ -84,22 +87,27 @@ impl IngestConfig {
                 check_link(code, link)
                     .map_err(|e| invalid(format!("tenants.{tenant}.links.{code}: {e}")))?;
                 // `/r/{code}` carries no tenant: a code must name one link.
-                if let Some(other) = link_owner.insert(code, tenant) {
+                if let Some(other) = link_owners.insert(code.clone(), tenant.clone()) {
                     return Err(invalid(format!(
                         "link code {code:?} is used by tenants {other} and {tenant}: codes must be unique"
                     )));
                 }
             }
         }
+        config.link_owners = link_owners;
         Ok(config)
     }
 
-    /// Reads, checks and loads a config file: its `ssm:` secrets are fetched now (blocking
-    /// on a thread of its own, so callers inside an async runtime are fine).
-    pub fn read_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+    /// Reads, checks and loads a config file: its `ssm:` secrets are fetched now.
+    pub async fn read_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         let (text, origin) = read_text(path)?;
-        let config = Self::parse(&text, &origin)?;
-        crate::secrets::resolve_blocking(&text, &origin)?;
+        Self::load(&text, &origin).await
+    }
+
+    /// Parses a config and fetches its `ssm:` secrets; one without them never touches AWS.
+    async fn load(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config = Self::parse(text, origin)?;
+        crate::secrets::resolve(text, origin).await?;
         Ok(config)
     }
 
@@ -107,31 +115,23 @@ impl IngestConfig {
     /// [`CONFIG_OBJECT`] if present, else none (only key-authenticated routes work). Its
     /// `ssm:` secrets are fetched now; a config without them never touches AWS.
     pub async fn from_env_or_lake(lake: &throughline_lake::Lake) -> Result<Self, ConfigError> {
-        let (text, origin) = match std::env::var_os("THROUGHLINE_CONFIG").filter(|p| !p.is_empty())
+        if let Some(path) = std::env::var_os("THROUGHLINE_CONFIG").filter(|p| !p.is_empty()) {
+            return Self::read_file(std::path::Path::new(&path)).await;
+        }
+        let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
+        match lake
+            .get(&object_store::path::Path::from(CONFIG_OBJECT))
+            .await
         {
-            Some(path) => read_text(std::path::Path::new(&path))?,
-            None => {
-                let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
-                match lake
-                    .get(&object_store::path::Path::from(CONFIG_OBJECT))
-                    .await
-                {
-                    Ok(body) => (String::from_utf8_lossy(&body).into_owned(), origin),
-                    Err(throughline_lake::Error::Store(object_store::Error::NotFound {
-                        ..
-                    })) => return Ok(Self::default()),
-                    Err(e) => {
-                        return Err(ConfigError::Unreadable {
-                            origin,
-                            reason: e.to_string(),
-                        });
-                    }
-                }
+            Ok(body) => Self::load(&String::from_utf8_lossy(&body), &origin).await,
+            Err(throughline_lake::Error::Store(object_store::Error::NotFound { .. })) => {
+                Ok(Self::default())
             }
-        };
-        let config = Self::parse(&text, &origin)?;
-        crate::secrets::resolve(&text, &origin).await?;
-        Ok(config)
+            Err(e) => Err(ConfigError::Unreadable {
+                origin,
+                reason: e.to_string(),
+            }),
+        }
     }
 
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
@@ -140,9 +140,8 @@ impl IngestConfig {
 
     /// The tenant and link of a tracked-link code.
     pub fn link(&self, code: &str) -> Option<(&str, &TrackedLink)> {
-        self.tenants.iter().find_map(|(tenant, settings)| {
-            settings.links.get(code).map(|link| (tenant.as_str(), link))
-        })
+        let (tenant, settings) = self.tenants.get_key_value(self.link_owners.get(code)?)?;
+        Some((tenant.as_str(), settings.links.get(code)?))
     }
 }
 

@@ -107,32 +107,6 @@ pub(crate) async fn resolve(text: &str, origin: &str) -> Result<(), ConfigError>
     Ok(())
 }
 
-/// [`resolve`] for callers that cannot await (`IngestConfig::read_file`), inside or outside
-/// an async runtime: the fetch runs on a thread of its own.
-pub(crate) fn resolve_blocking(text: &str, origin: &str) -> Result<(), ConfigError> {
-    let Some(references) = references_to_fetch(text, origin)? else {
-        return Ok(());
-    };
-    let fetched = std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| format!("cannot start a runtime for SSM: {e}"))?
-                    .block_on(fetch(&references))
-            })
-            .join()
-            .unwrap_or_else(|_| Err("the SSM fetch panicked".to_owned()))
-    });
-    let values = fetched.map_err(|reason| ConfigError::Unreadable {
-        origin: origin.to_owned(),
-        reason,
-    })?;
-    install(references, values);
-    Ok(())
-}
-
 /// The references to fetch, or `None` when there are none or fetching is turned off.
 fn references_to_fetch(
     text: &str,

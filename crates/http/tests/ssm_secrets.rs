@@ -65,13 +65,19 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
         "plain.toml",
         "[tenants.acme.crm.shopify]\nsecret = \"env:UNSET_SHOPIFY_SECRET\"\n",
     );
-    IngestConfig::read_file(&plain).expect("a config without ssm: secrets loads offline");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(IngestConfig::read_file(&plain))
+        .expect("a config without ssm: secrets loads offline");
     let relative = write_config(
         dir.path(),
         "relative.toml",
         "[tenants.acme.crm.shopify]\nsecret = \"ssm:acme/webhooks/shopify\"\n",
     );
-    let e = IngestConfig::read_file(&relative).unwrap_err().to_string();
+    let e = runtime
+        .block_on(IngestConfig::read_file(&relative))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("THROUGHLINE_SECRETS_PREFIX"), "{e}");
 
     let Ok(endpoint) = std::env::var("THROUGHLINE_TEST_AWS_ENDPOINT") else {
@@ -106,7 +112,6 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
         ("THROUGHLINE_CONFIG", config.to_str().unwrap()),
     ]);
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let ssm = aws_sdk_ssm::Client::new(&aws);
@@ -154,8 +159,7 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
             StatusCode::UNAUTHORIZED
         );
 
-        // The `serve --config` path: read_file blocks inside a runtime, and a rotated
-        // parameter is picked up by the next load.
+        // The `serve --config` path: a rotated parameter is picked up by the next load.
         ssm.put_parameter()
             .name(format!("{prefix}acme/webhooks/shopify"))
             .value("rotated-secret")
@@ -164,7 +168,7 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
             .send()
             .await
             .unwrap();
-        let config = IngestConfig::read_file(&config).unwrap();
+        let config = IngestConfig::read_file(&config).await.unwrap();
         let (lake, state) = throughline_http::runtime::lake_and_state_from_env()
             .await
             .unwrap();
