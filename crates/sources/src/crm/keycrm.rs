@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -295,23 +294,13 @@ fn id(context: &Map<String, Value>, key: &str) -> Result<String> {
 fn time(context: &Map<String, Value>, key: &str) -> Result<String> {
     let raw = text(context.get(key))
         .ok_or_else(|| malformed(CRM, format!("context.{key} is missing")))?;
-    parse_time(&raw)
+    super::vendor_time(&raw)
         .map(|t| t.to_rfc3339())
         .ok_or_else(|| malformed(CRM, format!("context.{key} {raw:?} is not a time")))
 }
 
-fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&Utc));
-    }
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
-        .map(|t| t.and_utc())
-}
-
 fn same_instant(a: &str, b: &str) -> bool {
-    parse_time(a) == parse_time(b)
+    super::vendor_time(a) == super::vendor_time(b)
 }
 
 #[cfg(test)]

@@ -367,6 +367,19 @@ pub fn rfc3339_from_secs(secs: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp(secs, 0).map(|t| t.to_rfc3339())
 }
 
+/// A vendor's time: RFC 3339 with any offset, or a naive `YYYY-MM-DD HH:MM:SS[.f]` (also
+/// with `T`) read as UTC, as Pipedrive v1 and KeyCRM send them.
+pub fn vendor_time(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(raw, format).ok())
+        .map(|t| t.and_utc())
+}
+
 /// A contact's hash key, for deliveries that identify a person only by e-mail.
 pub fn contact_key(text: &str) -> String {
     sha256_hex(text)[..32].to_owned()

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -454,13 +453,7 @@ fn amount_text(value: &Value) -> Option<String> {
 
 /// Pipedrive times: `2026-11-01 10:05:00` (v1, UTC) or RFC 3339 (v2), as RFC 3339 UTC.
 fn time(value: &Value) -> Option<String> {
-    let s = value.as_str()?.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc).to_rfc3339());
-    }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(|t| t.and_utc().to_rfc3339())
+    super::vendor_time(value.as_str()?).map(|t| t.to_rfc3339())
 }
 
 #[cfg(test)]
@@ -519,7 +512,7 @@ mod tests {
             headers: &headers,
             body: body.as_bytes(),
         };
-        read(settings, &delivery, &Checks::live(Utc::now()))
+        read(settings, &delivery, &Checks::live(chrono::Utc::now()))
     }
 
     fn deliver(body: &str) -> Result<CrmBatch> {
@@ -829,7 +822,7 @@ mod tests {
             let s = settings();
             let headers = vec![("authorization".to_owned(), auth)];
             let delivery = Delivery { method: "POST", url: "https://h/x", headers: &headers, body: &body };
-            let _ = read(&s, &delivery, &Checks::live(Utc::now()));
+            let _ = read(&s, &delivery, &Checks::live(chrono::Utc::now()));
         }
 
         #[test]
