@@ -2,7 +2,8 @@
 //! thousands of tiny objects. Each partition with more than one file is rewritten as one
 //! file, dropping rows whose key an earlier row already has (a retried delivery that
 //! crashed between its write and its idempotency claim). Only files that were read are
-//! deleted, so files written meanwhile survive.
+//! deleted, so files written meanwhile survive. Connectors' pulled files
+//! ([`crate::layout::pulled_file`]) are not compacted: each pull replaces them.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -32,6 +33,14 @@ impl Lake {
             .list_files(&layout::table_prefix(table.name(), tenant))
             .await?
         {
+            // A connector's pulled file is replaced whole by its next pull: merged into a
+            // part file, its rows would outlive a restatement.
+            if file
+                .filename()
+                .is_some_and(|f| f.starts_with(layout::PULLED_FILE_PREFIX))
+            {
+                continue;
+            }
             let dir = file
                 .as_ref()
                 .rsplit_once('/')
@@ -109,6 +118,83 @@ impl Lake {
 mod tests {
     use super::*;
     use throughline_model::table::ParseOptions;
+
+    fn cost(cost: &str) -> throughline_model::Row {
+        let record: std::collections::HashMap<String, String> = [
+            ("date", "2026-11-01"),
+            ("platform", "meta"),
+            ("account_id", "42"),
+            ("campaign_id", "c1"),
+            ("cost", cost),
+            ("currency", "USD"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Table::AdCosts
+            .parse(&record, &ParseOptions::default())
+            .unwrap()
+    }
+
+    async fn costs_of(lake: &Lake, tenant: &TenantId) -> Vec<i128> {
+        let mut costs = Vec::new();
+        for file in lake
+            .list_files(&layout::table_prefix("ad_costs", tenant))
+            .await
+            .unwrap()
+        {
+            for batch in read_parquet(lake.get(&file).await.unwrap(), Some(&["cost"])).unwrap() {
+                let column = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Decimal128Array>()
+                    .unwrap();
+                costs.extend(column.iter().flatten());
+            }
+        }
+        costs.sort();
+        costs
+    }
+
+    #[tokio::test]
+    async fn pulled_days_are_replaced_whole_and_never_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let tenant = TenantId::parse("t").unwrap();
+        let day = cost("1").date;
+        lake.replace_pulled_day(Table::AdCosts, &tenant, day, "meta-42", &[cost("10.5")])
+            .await
+            .unwrap();
+        // A CSV import of another campaign lands beside it as a part file.
+        lake.write_rows(Table::AdCosts, &tenant, &[cost("1")])
+            .await
+            .unwrap();
+        lake.write_rows(Table::AdCosts, &tenant, &[cost("1")])
+            .await
+            .unwrap();
+        let report = lake.compact(Table::AdCosts, &tenant).await.unwrap();
+        assert_eq!((report.files_before, report.files_after), (2, 1));
+        assert_eq!(costs_of(&lake, &tenant).await, [10_000, 105_000]);
+
+        // The platform restated the day: the pulled file is replaced, the import stays.
+        lake.replace_pulled_day(Table::AdCosts, &tenant, day, "meta-42", &[cost("12")])
+            .await
+            .unwrap();
+        assert_eq!(costs_of(&lake, &tenant).await, [10_000, 120_000]);
+        // Restated to nothing: the pulled file goes; deleting twice is fine.
+        for _ in 0..2 {
+            lake.replace_pulled_day(Table::AdCosts, &tenant, day, "meta-42", &[])
+                .await
+                .unwrap();
+        }
+        assert_eq!(costs_of(&lake, &tenant).await, [10_000]);
+        assert!(
+            lake.replace_pulled_day(Table::AdCosts, &tenant, day + 1, "meta-42", &[cost("1")])
+                .await
+                .is_err(),
+            "a row of another day is refused"
+        );
+    }
 
     #[tokio::test]
     async fn merges_small_files_and_drops_retried_rows() {

@@ -20,6 +20,25 @@ pub fn new_part_file(table: &str, tenant: &TenantId, date: i32) -> Path {
     partition_prefix(table, tenant, date).join(format!("part-{}.parquet", uuid::Uuid::now_v7()))
 }
 
+/// The one file of a partition that a connector owns and replaces whole on every pull
+/// (`pull-<platform>-<account>.parquet`), so a restated day replaces the old one.
+pub fn pulled_file(table: &str, tenant: &TenantId, date: i32, owner: &str) -> Path {
+    let safe: String = owner
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    partition_prefix(table, tenant, date).join(format!("{PULLED_FILE_PREFIX}{safe}.parquet"))
+}
+
+/// Files named so are replaced by their connector; compaction leaves them alone.
+pub const PULLED_FILE_PREFIX: &str = "pull-";
+
 pub fn manifest_prefix(table: &str, tenant: &TenantId) -> Path {
     Path::from(format!("_manifests/{table}/tenant={tenant}"))
 }

@@ -202,6 +202,41 @@ impl Lake {
         Ok(written)
     }
 
+    /// Replaces the rows a connector (`owner`, e.g. `google_ads-1234567890`) pulled for one
+    /// day: its one file in the partition is overwritten whole, in one put, so readers see
+    /// the old day or the new one, never a mix; no rows deletes it (the platform restated
+    /// the day to nothing). Rows must all be of `date`.
+    pub async fn replace_pulled_day(
+        &self,
+        table: Table,
+        tenant: &TenantId,
+        date: i32,
+        owner: &str,
+        rows: &[Row],
+    ) -> Result<()> {
+        let path = layout::pulled_file(table.name(), tenant, date, owner);
+        if let Some(stray) = rows.iter().find(|r| r.date != date) {
+            return Err(Error::Schema {
+                path: path.to_string(),
+                table: table.name().into(),
+                reason: format!(
+                    "a row of {} in the file of {}",
+                    throughline_model::field::date_string(stray.date),
+                    throughline_model::field::date_string(date)
+                ),
+            });
+        }
+        if rows.is_empty() {
+            return match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
+        let refs: Vec<&Row> = rows.iter().collect();
+        self.put(&path, write_parquet(&[rows_to_batch(table, &refs)?])?)
+            .await
+    }
+
     /// Keys of the rows already stored in one date partition.
     async fn partition_keys(
         &self,

@@ -42,6 +42,13 @@ pub struct Settings {
     /// (sent as `login-customer-id`).
     #[serde(default)]
     pub login_customer_id: Option<String>,
+    /// OAuth 2.0 refresh-token credentials: the driver exchanges them for an access token.
+    #[serde(default)]
+    pub auth: Option<super::OAuthRefresh>,
+    /// The API's base URL; the platform's production URL when absent (tests point it at a
+    /// local server).
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 fn default_api_version() -> String {
@@ -58,7 +65,7 @@ pub struct ClickRecord {
 }
 
 /// The customer id as Google writes it in URLs: digits only.
-fn customer_id(id: &str) -> String {
+pub(super) fn customer_id(id: &str) -> String {
     id.chars()
         .filter(|c| *c != '-' && !c.is_whitespace())
         .collect()

@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 use super::{
     AdsError, ApiRequest, CostRecord, DateRange, ErrorAction, Page, Platform, Result, malformed,
 };
+use crate::crm::Secret;
 
 const PLATFORM: Platform = Platform::Meta;
 
@@ -39,6 +40,13 @@ pub struct Settings {
     /// `account_currency`; without it such a row is an error.
     #[serde(default)]
     pub currency: Option<String>,
+    /// The access token the driver sends (a Secret: value, env:NAME or ssm:NAME).
+    #[serde(default)]
+    pub access_token: Option<Secret>,
+    /// The API's base URL; the platform's production URL when absent (tests point it at a
+    /// local server).
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 fn default_api_version() -> String {
@@ -46,7 +54,7 @@ fn default_api_version() -> String {
 }
 
 /// The numeric account id, without `act_`.
-fn account(settings: &Settings) -> String {
+pub(super) fn account(settings: &Settings) -> String {
     let id = settings.account_id.trim();
     id.strip_prefix("act_").unwrap_or(id).to_owned()
 }

@@ -51,6 +51,13 @@ pub struct Settings {
     /// The account currency (ISO 4217), used only for rows with an empty `CurrencyCode`.
     #[serde(default)]
     pub currency: Option<String>,
+    /// OAuth 2.0 refresh-token credentials: the driver exchanges them for an access token.
+    #[serde(default)]
+    pub auth: Option<super::OAuthRefresh>,
+    /// The API's base URL; the platform's production URL when absent (tests point it at a
+    /// local server).
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 fn headers(settings: &Settings) -> Vec<(String, String)> {

@@ -5,17 +5,23 @@
 //! restatement window — is one piece of code for every platform, so each connector is
 //! tested by replaying the platform's documented response shapes, no network needed.
 //!
-//! One module per platform, each with a `Settings` (account ids and API version from the
-//! tenant config; secrets as [`crate::crm::Secret`]) and the functions `requests` and `read_page`.
+//! One module per platform, each with a `Settings` (account ids, API version, credentials
+//! and base URL from the tenant config; secrets as [`crate::crm::Secret`]) and the functions
+//! `first_request`, `read_page` and `read_error`. [`Account`] puts the four behind one
+//! interface for the driver; [`AdsSettings`] is a tenant's `[tenants.<id>.ads]` config.
 
 pub mod google_ads;
 pub mod meta;
 pub mod microsoft;
 pub mod tiktok;
 
+mod account;
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+
+pub use account::{Account, AdsSettings, Credentials, OAuthRefresh};
 
 /// A record in the `ad_costs` import columns: date, platform, account_id, campaign_id,
 /// campaign_name, ad_group_id, ad_group_name, ad_id, ad_name, impressions, clicks, cost
@@ -51,6 +57,16 @@ impl Platform {
     pub fn from_name(name: &str) -> Option<Platform> {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
+
+    /// The production base URL of the platform's reporting API.
+    pub fn production_url(self) -> &'static str {
+        match self {
+            Platform::GoogleAds => "https://googleads.googleapis.com",
+            Platform::Meta => "https://graph.facebook.com",
+            Platform::TikTok => "https://business-api.tiktok.com",
+            Platform::Microsoft => "https://reporting.api.bingads.microsoft.com",
+        }
+    }
 }
 
 /// Inclusive dates, UTC days as the platform reports them (in the account's time zone).
@@ -58,6 +74,30 @@ impl Platform {
 pub struct DateRange {
     pub from: NaiveDate,
     pub to: NaiveDate,
+}
+
+impl DateRange {
+    /// Every day of the range, in order.
+    pub fn days(self) -> impl Iterator<Item = NaiveDate> {
+        self.from.iter_days().take_while(move |d| *d <= self.to)
+    }
+
+    /// The range cut into consecutive pieces of at most `days` days (TikTok's daily reports
+    /// span at most 30 days; smaller pieces also bound the memory of a long backfill).
+    pub fn chunks(self, days: u32) -> Vec<DateRange> {
+        let step = chrono::Days::new(u64::from(days.max(1)) - 1);
+        let mut pieces = Vec::new();
+        let mut from = self.from;
+        while from <= self.to {
+            let to = from.checked_add_days(step).map_or(self.to, |t| t.min(self.to));
+            pieces.push(DateRange { from, to });
+            match to.succ_opt() {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        pieces
+    }
 }
 
 /// An HTTP request to send, relative to the connector's base URL (configurable, so tests
@@ -139,6 +179,31 @@ pub fn micros_to_decimal(micros: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_cut_into_pieces() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+        let range = DateRange {
+            from: day(1),
+            to: day(31),
+        };
+        let pieces = range.chunks(30);
+        assert_eq!(
+            pieces,
+            vec![
+                DateRange {
+                    from: day(1),
+                    to: day(30)
+                },
+                DateRange {
+                    from: day(31),
+                    to: day(31)
+                }
+            ]
+        );
+        assert_eq!(range.days().count(), 31);
+        assert_eq!(range.chunks(31), vec![range]);
+    }
 
     #[test]
     fn micros_are_exact() {

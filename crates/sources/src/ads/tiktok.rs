@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{AdsError, ApiRequest, CostRecord, DateRange, ErrorAction, Page, Platform, Result};
+use crate::crm::Secret;
 
 const PLATFORM: Platform = Platform::TikTok;
 const REPORT_PATH: &str = "/open_api/v1.3/report/integrated/get/";
@@ -27,6 +28,13 @@ pub struct Settings {
     /// missing or empty. Without it such rows fail, naming the field.
     #[serde(default)]
     pub currency: Option<String>,
+    /// The access token the driver sends (a Secret: value, env:NAME or ssm:NAME).
+    #[serde(default)]
+    pub access_token: Option<Secret>,
+    /// The API's base URL; the platform's production URL when absent (tests point it at a
+    /// local server).
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 /// The first request of the report for `range`: page 1.
