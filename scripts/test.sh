@@ -48,11 +48,17 @@ echo "== the lake read back by DuckDB and pyarrow"
 echo "== CRM webhooks, beacons, tracked links and replay end to end through throughline serve"
 "$venv/bin/python" tests/ingest_e2e.py --cli "$CARGO_TARGET_DIR/debug/throughline"
 
+echo "== ad costs pulled from replayed Google Ads, Meta, TikTok and Microsoft APIs, then KPIs"
+"$venv/bin/python" tests/ads_pull.py --cli "$CARGO_TARGET_DIR/debug/throughline"
+
 echo "== the website snippet (node:test with jsdom)"
 (cd tests/snippet && npm ci --no-audit --no-fund --loglevel=error && node --test)
 
 echo "== the ingest load harness at a tiny size (no timing asserted: every acknowledged row must be stored)"
 "$venv/bin/python" bench/ingest_load.py --cli "$CARGO_TARGET_DIR/debug/throughline" --duration 2 --connections 4
+
+echo "== the attribution benchmark at a tiny size, Throughline against DuckDB (no timing asserted: the credits must agree)"
+"$venv/bin/python" bench/attribution.py --cli "$CARGO_TARGET_DIR/debug/throughline" --touchpoints 2000 --keep "$(mktemp -d)"
 
 echo "== the KPI latency harness at a tiny size (no timing asserted)"
 demo_lake="$(mktemp -d)/demo"

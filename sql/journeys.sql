@@ -1,6 +1,6 @@
 -- Identity and journeys: which touchpoints belong to which conversion.
 --
--- Inputs: touchpoints, leads, deal_events, ad_costs (the lake tables of one tenant) and
+-- Inputs: touchpoints, leads, deal_events, ad_costs, ad_clicks (the lake tables of one tenant) and
 -- job_params(lookback_days BIGINT, half_life_days DOUBLE, from_date DATE, to_date DATE).
 -- UDFs: channel_group, ad_platform, traffic_source, traffic_medium (url, referrer, utm_source,
 -- utm_medium, utm_campaign, click_id_type) apply the channel rules (docs/CHANNELS.md).
@@ -126,13 +126,39 @@ SELECT
 FROM ad_costs
 GROUP BY platform, campaign_id;
 
--- Each paid touchpoint's ad campaign: utm_id = campaign id first, else utm_campaign equal
--- to the campaign id or name (case-insensitive), on the same platform.
+-- Ad groups with their latest name, like campaigns: the platform's id is the key.
+CREATE OR REPLACE VIEW ad_groups AS
+SELECT
+    platform,
+    campaign_id,
+    ad_group_id,
+    last_value(ad_group_name ORDER BY "date") FILTER (WHERE ad_group_name IS NOT NULL) AS ad_group_name
+FROM ad_costs
+WHERE ad_group_id IS NOT NULL
+GROUP BY platform, campaign_id, ad_group_id;
+
+-- The clicks an ad platform reported with their campaign and ad group (Google Ads
+-- click_view), one row per click id: the latest day's report if a click was restated.
+CREATE OR REPLACE VIEW platform_clicks AS
+SELECT
+    platform,
+    click_id,
+    last_value(campaign_id ORDER BY "date") AS campaign_id,
+    last_value(ad_group_id ORDER BY "date") AS ad_group_id
+FROM ad_clicks
+GROUP BY platform, click_id;
+
+-- Each paid touchpoint's ad campaign, on the same platform: its click id in the platform's
+-- click report first (so a click without UTM tags still finds its campaign), else utm_id =
+-- campaign id, else utm_campaign equal to the campaign id or name (case-insensitive).
 CREATE OR REPLACE VIEW touchpoint_campaigns AS
 SELECT event_id, platform, campaign_id
 FROM (
     SELECT m.*, row_number() OVER (PARTITION BY event_id ORDER BY priority, campaign_id) AS n
     FROM (
+        SELECT t.event_id, k.platform, k.campaign_id, 0 AS priority
+        FROM touchpoint_facts t JOIN platform_clicks k ON t.platform = k.platform AND t.click_id = k.click_id
+        UNION ALL
         SELECT t.event_id, c.platform, c.campaign_id, 1 AS priority
         FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND t.utm_id = c.campaign_id
         UNION ALL
@@ -144,6 +170,49 @@ FROM (
     ) m
 ) ranked
 WHERE n = 1;
+
+-- The ad groups a touchpoint points at, within a campaign, best first: the ad group the
+-- platform's click report gives its click id (1), else utm_content equal to an ad group id
+-- of the campaign (2: Google's {adgroupid}, Meta's {{adset.id}} in utm_content), else to
+-- its latest name (3), both ignoring case. Plain touchpoints columns only, so reports can
+-- look up the ad group of an attributed touch without the channel functions.
+CREATE OR REPLACE VIEW touchpoint_ad_group_candidates AS
+SELECT t.event_id, k.platform, k.campaign_id, k.ad_group_id, 1 AS priority
+FROM touchpoints t JOIN platform_clicks k ON t.click_id = k.click_id
+WHERE k.ad_group_id IS NOT NULL
+UNION ALL
+SELECT t.event_id, g.platform, g.campaign_id, g.ad_group_id, g.priority
+FROM touchpoints t
+JOIN (
+    -- Each ad group once under its id and once under its name: one pass over ad_groups.
+    SELECT
+        a.platform,
+        a.campaign_id,
+        a.ad_group_id,
+        lower(CASE k.priority WHEN 2 THEN a.ad_group_id ELSE a.ad_group_name END) AS content,
+        k.priority
+    FROM ad_groups a CROSS JOIN (VALUES (2), (3)) AS k(priority)
+) g ON lower(t.utm_content) = g.content;
+
+-- The best of those per touchpoint and campaign.
+CREATE OR REPLACE VIEW touchpoint_campaign_ad_groups AS
+SELECT event_id, platform, campaign_id, ad_group_id
+FROM (
+    SELECT
+        g.*,
+        row_number() OVER (
+            PARTITION BY g.event_id, g.platform, g.campaign_id ORDER BY g.priority, g.ad_group_id
+        ) AS n
+    FROM touchpoint_ad_group_candidates g
+) ranked
+WHERE n = 1;
+
+-- Each paid touchpoint's ad group within the campaign it matched (touchpoint_campaigns).
+CREATE OR REPLACE VIEW touchpoint_ad_groups AS
+SELECT tc.event_id, tc.platform, tc.campaign_id, g.ad_group_id
+FROM touchpoint_campaigns tc
+JOIN touchpoint_campaign_ad_groups g
+  ON g.event_id = tc.event_id AND g.platform = tc.platform AND g.campaign_id = tc.campaign_id;
 
 -- The touchpoints of each conversion in the window: at or before the conversion and
 -- within the lookback.

@@ -166,7 +166,13 @@ fn kpi_totals_reconcile_for_every_model_and_grouping() {
     let (cost, revenue) = (expected_cost(), expected_won_revenue());
     assert!(cost > Decimal::ZERO && revenue > Decimal::ZERO);
     for model in MODELS {
-        for group_by in ["channel", "source-medium", "campaign", "platform"] {
+        for group_by in [
+            "channel",
+            "source-medium",
+            "campaign",
+            "ad-group",
+            "platform",
+        ] {
             let out = ok(throughline(
                 lake,
                 &[
@@ -459,4 +465,110 @@ fn a_windowed_job_replaces_only_its_dates() {
         max_age <= 100,
         "no touch older than the 1-day lookback: {max_age}"
     );
+}
+
+#[test]
+fn kpi_reports_one_currency_and_flags_costs_without_a_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let costs = dir.path().join("costs.csv");
+    std::fs::write(
+        &costs,
+        "date,platform,account_id,campaign_id,cost,currency\n\
+         2026-11-25,google_ads,G1,111,100.00,USD\n\
+         2026-11-25,meta,M1,222,50.00,UAH\n\
+         2026-11-26,google_ads,G1,111,10.00,USD\n",
+    )
+    .unwrap();
+    let import = |table: &str, file: &Path| {
+        throughline(
+            &lake,
+            &[
+                "import",
+                "--tenant",
+                "fx",
+                "--table",
+                table,
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    ok(import("ad_costs", &costs));
+    ok(throughline(&lake, &["attribute", "--tenant", "fx"]));
+    let kpi = |extra: &[&str]| {
+        let mut args = vec![
+            "kpi",
+            "--tenant",
+            "fx",
+            "--group-by",
+            "platform",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        throughline(&lake, &args)
+    };
+
+    // Two currencies and no rates: nothing is summed at a made-up rate of 1.
+    let out = kpi(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "reporting currency: none can be chosen: costs and conversions are in UAH, USD, \
+             and fx_rates has no rates; pass currency= (CLI: --currency)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = kpi(&["--currency", "XYZ"]);
+    assert!(
+        stderr(&out).contains("reporting currency: unknown currency \"XYZ\""),
+        "{}",
+        stderr(&out)
+    );
+
+    // The NBU's rates for 25.11 (base UAH) make UAH the reporting currency; 26.11 has none.
+    let nbu = dir.path().join("nbu.json");
+    std::fs::write(
+        &nbu,
+        r#"[{"r030":840,"txt":"Долар США","rate":41.4123,"cc":"USD","exchangedate":"25.11.2026"},
+{"r030":978,"txt":"Євро","rate":-47.85,"cc":"EUR","exchangedate":"25.11.2026"}]"#,
+    )
+    .unwrap();
+    let out = import("fx_rates", &nbu);
+    assert!(!out.status.success(), "a rejected rate fails the import");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}:2: rate: \"-47.85\" must be greater than 0",
+            nbu.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rows stored in fx_rates"));
+
+    let rows = json_rows(&ok(kpi(&[])));
+    let total = rows.last().unwrap();
+    assert_eq!(total["group"], "(total)");
+    assert_eq!(total["currency"], "UAH");
+    // 100.00 USD x 41.4123 + 50.00 UAH; the 10.00 USD of 26.11 has no rate.
+    assert_eq!(
+        decimal(total, "cost"),
+        Decimal::from_str("4191.23").unwrap()
+    );
+    assert_eq!(total["costs_without_rate"], 1);
+    let google = rows.iter().find(|r| r["group"] == "google_ads").unwrap();
+    assert_eq!(
+        decimal(google, "cost"),
+        Decimal::from_str("4141.23").unwrap()
+    );
+    assert_eq!(google["costs_without_rate"], 1);
+
+    // In USD the 26.11 cost needs no rate and the hryvnias convert at 1 / 41.4123:
+    // 100.00 + 10.00 + 50.00 / 41.4123 (1.2074).
+    let rows = json_rows(&ok(kpi(&["--currency", "usd"])));
+    let total = rows.last().unwrap();
+    assert_eq!(total["currency"], "USD");
+    assert_eq!(decimal(total, "cost"), Decimal::from_str("111.21").unwrap());
+    assert_eq!(total["costs_without_rate"], 0);
 }

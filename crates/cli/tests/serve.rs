@@ -322,6 +322,35 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
             .any(|l| l.starts_with("Paid Search,") && l.contains(",100000.00,")),
         "the answer after the second job has both deals: {csv}"
     );
+    let (status, csv) = http(
+        &server,
+        "GET",
+        "/v1/kpi?group_by=ad_group&format=csv",
+        &[("authorization", &read_auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{csv}");
+    assert!(
+        csv.starts_with("group,cost,")
+            && csv
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",currency,costs_without_rate,conversions_without_rate")
+            && csv
+                .lines()
+                .any(|l| l.starts_with("(total),") && l.contains(",UAH,")),
+        "money in the tenant's one currency: {csv}"
+    );
+    let (status, body) = http(
+        &server,
+        "GET",
+        "/v1/kpi?currency=XYZ",
+        &[("authorization", &read_auth)],
+        b"",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown currency"), "{body}");
     let other = format!("Bearer {other_read}");
     let (status, body) = http(&server, "GET", "/v1/kpi", &[("authorization", &other)], b"");
     assert_eq!(

@@ -18,6 +18,8 @@ pub enum Error {
     Settings(String),
     #[error("{0}")]
     ReadOnly(String),
+    #[error("reporting currency: {0}")]
+    ReportingCurrency(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

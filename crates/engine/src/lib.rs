@@ -11,7 +11,9 @@ mod udf;
 
 pub use error::{Error, Result};
 pub use job::{AttributionReport, JobSettings, attribute_tenant};
-pub use reports::{DEFAULT_MODEL, FunnelGroup, FunnelReport, KpiGroup, KpiQuery, MODELS};
+pub use reports::{
+    DEFAULT_MODEL, FunnelGroup, FunnelReport, KPI_LOOKUPS, KpiGroup, KpiQuery, MODELS,
+};
 pub use session::Engine;
 pub use sql_files::{SqlFile, install_sql};
 pub use udf::register_channel_functions;

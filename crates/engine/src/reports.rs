@@ -1,12 +1,15 @@
-//! The answers: KPIs by channel / source-medium / campaign / platform, the funnel with
-//! loss reasons, and read-only SQL. Each runs SQL from `sql/` with a one-row parameter table.
+//! The answers: KPIs by channel / source-medium / campaign / ad group / platform in one
+//! reporting currency, the funnel with loss reasons, and read-only SQL. Each runs SQL from
+//! `sql/` with a one-row parameter table.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Date32Array, StringArray};
+use datafusion::arrow::array::{Array, AsArray, Date32Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::context::SQLOptions;
+
+use throughline_model::field::parse_currency;
 
 use crate::sql_files::{SqlFile, install_sql};
 use crate::{Engine, Error, Result};
@@ -20,6 +23,15 @@ pub const MODELS: [&str; 6] = [
     "time_decay",
 ];
 
+/// The lookups kpi.sql reads through views of its own, and what each stands for: ad groups
+/// (journeys.sql) and exchange rates. The engine makes each one empty when a query cannot
+/// need it ([`Engine::kpi`]).
+pub const KPI_LOOKUPS: [(&str, &str); 3] = [
+    ("kpi_ad_groups", "ad_groups"),
+    ("kpi_touch_ad_groups", "touchpoint_campaign_ad_groups"),
+    ("kpi_fx_rates", "fx_rates"),
+];
+
 /// The model KPIs use when none is asked for.
 pub const DEFAULT_MODEL: &str = "last_non_direct";
 
@@ -29,6 +41,8 @@ pub enum KpiGroup {
     Channel,
     SourceMedium,
     Campaign,
+    /// `<campaign> / <ad group> [platform]`.
+    AdGroup,
     Platform,
 }
 
@@ -38,6 +52,7 @@ impl KpiGroup {
             KpiGroup::Channel => "channel",
             KpiGroup::SourceMedium => "source_medium",
             KpiGroup::Campaign => "campaign",
+            KpiGroup::AdGroup => "ad_group",
             KpiGroup::Platform => "platform",
         }
     }
@@ -50,6 +65,10 @@ pub struct KpiQuery {
     /// Inclusive UTC dates, days since epoch.
     pub from: Option<i32>,
     pub to: Option<i32>,
+    /// The reporting currency (ISO 4217). `None`: the single base of the tenant's
+    /// `fx_rates`, else the one currency of all its costs and conversions
+    /// ([`Engine::reporting_currency`]).
+    pub currency: Option<String>,
 }
 
 impl Default for KpiQuery {
@@ -59,6 +78,7 @@ impl Default for KpiQuery {
             group_by: KpiGroup::Channel,
             from: None,
             to: None,
+            currency: None,
         }
     }
 }
@@ -73,6 +93,7 @@ impl KpiQuery {
             Field::new("group_by", DataType::Utf8, false),
             Field::new("from_date", DataType::Date32, true),
             Field::new("to_date", DataType::Date32, true),
+            Field::new("currency", DataType::Utf8, true),
         ]));
         let batch = RecordBatch::try_new(
             schema,
@@ -81,6 +102,7 @@ impl KpiQuery {
                 Arc::new(StringArray::from(vec![self.group_by.sql_name()])),
                 Arc::new(Date32Array::from(vec![self.from])),
                 Arc::new(Date32Array::from(vec![self.to])),
+                Arc::new(StringArray::from(vec![self.currency.as_deref()])),
             ],
         )?;
         Ok(("kpi_params", batch))
@@ -113,11 +135,23 @@ pub struct FunnelReport {
 }
 
 impl Engine {
-    /// KPIs per group and a `(total)` row. Total cost always equals the `ad_costs` total and
-    /// total revenue the won deals' amounts in the window, whatever the model.
+    /// KPIs per group and a `(total)` row, money in the reporting currency (the `currency`
+    /// column). Whatever the model, total cost is the window's `ad_costs` converted and
+    /// total revenue the won deals' amounts converted; rows without a rate for their day
+    /// are left out of the money and counted (`costs_without_rate`,
+    /// `conversions_without_rate`).
     pub async fn kpi(&self, query: &KpiQuery) -> Result<Vec<RecordBatch>> {
         self.require_attribution()?;
+        // Checks the model before looking at the data for a currency.
+        query.params_batch()?;
+        let (currency, may_convert) = self.resolve_currency(query.currency.as_deref()).await?;
+        let query = KpiQuery {
+            currency,
+            ..query.clone()
+        };
         self.set_params(query.params_batch()?)?;
+        self.install_lookups(query.group_by == KpiGroup::AdGroup, may_convert)
+            .await?;
         install_sql(&self.ctx, SqlFile::Kpi).await?;
         let report = self
             .ctx
@@ -129,6 +163,88 @@ impl Engine {
             .collect()
             .await?;
         Ok(report)
+    }
+
+    /// The lookups kpi.sql reads ([`KPI_LOOKUPS`]): the ad group ones only when grouping
+    /// by ad group (they read every touchpoint), the rates only when some money may need
+    /// converting. An unneeded one is its view `WHERE false`, which planning removes with
+    /// the scans below it; a filter on the `kpi_params` table would not be known there.
+    async fn install_lookups(&self, ad_groups: bool, rates: bool) -> Result<()> {
+        for (view, source) in KPI_LOOKUPS {
+            let wanted = if view == "kpi_fx_rates" {
+                rates
+            } else {
+                ad_groups
+            };
+            let filter = if wanted { "" } else { " WHERE false" };
+            self.ctx
+                .sql(&format!(
+                    "CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}{filter}"
+                ))
+                .await?
+                .collect()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The currency KPIs report money in: `asked` (an ISO 4217 code) if given; else the
+    /// single base of the tenant's `fx_rates`; else the one currency every ad cost and
+    /// every conversion has. `None` when no cost or conversion carries money at all.
+    pub async fn reporting_currency(&self, asked: Option<&str>) -> Result<Option<String>> {
+        Ok(self.resolve_currency(asked).await?.0)
+    }
+
+    /// The reporting currency, and whether any money may be in another currency (false
+    /// when it was chosen as the one currency of all the money).
+    async fn resolve_currency(&self, asked: Option<&str>) -> Result<(Option<String>, bool)> {
+        if let Some(code) = asked {
+            return parse_currency("currency", code)
+                .map(|code| (Some(code), true))
+                .map_err(|e| Error::ReportingCurrency(e.reason));
+        }
+        let bases = self
+            .texts("SELECT DISTINCT base FROM fx_rates ORDER BY 1")
+            .await?;
+        if let [base] = bases.as_slice() {
+            return Ok((Some(base.clone()), true));
+        }
+        let found = self
+            .texts(
+                "SELECT currency FROM ad_costs UNION \
+                 SELECT currency FROM attribution WHERE currency IS NOT NULL ORDER BY 1",
+            )
+            .await?;
+        match found.as_slice() {
+            [] => Ok((None, false)),
+            [one] => Ok((Some(one.clone()), false)),
+            many => Err(Error::ReportingCurrency(format!(
+                "none can be chosen: costs and conversions are in {}, and fx_rates has {}; \
+                 pass currency= (CLI: --currency) with the currency to report in, and import \
+                 fx_rates (e.g. the NBU's rates) for the days of the costs and conversions",
+                many.join(", "),
+                match bases.as_slice() {
+                    [] => "no rates".to_owned(),
+                    several => format!("rates into several bases ({})", several.join(", ")),
+                }
+            ))),
+        }
+    }
+
+    /// The first column of a query's rows as text, nulls left out.
+    async fn texts(&self, query: &str) -> Result<Vec<String>> {
+        let batches = self.ctx.sql(query).await?.collect().await?;
+        let mut out = Vec::new();
+        for batch in &batches {
+            let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+            let column = column.as_string::<i32>();
+            out.extend(
+                (0..column.len())
+                    .filter(|i| column.is_valid(*i))
+                    .map(|i| column.value(i).to_owned()),
+            );
+        }
+        Ok(out)
     }
 
     pub async fn funnel(&self, group_by: FunnelGroup) -> Result<FunnelReport> {

@@ -12,6 +12,8 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use throughline_lake::{Lake, table_prefix};
 use throughline_model::TenantId;
@@ -42,7 +44,7 @@ impl Engine {
         let config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new_with_config_rt(config, runtime_from_env()?);
         let (root, prefix) = lake.root_store();
         ctx.register_object_store(&Url::parse(LAKE_URL).expect("valid constant URL"), root);
         let lake_url = format!("{LAKE_URL}{prefix}");
@@ -137,6 +139,50 @@ impl Engine {
     }
 }
 
+/// Memory for query execution: unbounded, unless `THROUGHLINE_MEMORY_LIMIT` (bytes, or with
+/// a K, M or G suffix, binary) sets a pool; then sorts and aggregations spill to
+/// `THROUGHLINE_SPILL_DIR` (default: the OS temp directory) once their fair share is used.
+fn runtime_from_env() -> Result<Arc<RuntimeEnv>> {
+    let mut builder = RuntimeEnvBuilder::new();
+    if let Ok(limit) = std::env::var("THROUGHLINE_MEMORY_LIMIT") {
+        let bytes = parse_bytes(&limit).ok_or_else(|| {
+            Error::Settings(format!(
+                "THROUGHLINE_MEMORY_LIMIT={limit:?}: expected bytes, e.g. 3221225472 or 3G"
+            ))
+        })?;
+        builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            std::num::NonZeroUsize::new(5).expect("non-zero"),
+        )));
+    }
+    if let Ok(dir) = std::env::var("THROUGHLINE_SPILL_DIR") {
+        builder = builder.with_temp_file_path(dir);
+    }
+    Ok(builder.build_arc()?)
+}
+
+/// `3221225472`, `3072M`, `3G` (K, M, G are powers of 1024; case-insensitive).
+fn parse_bytes(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return None,
+    };
+    digits
+        .trim()
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(1 << shift)
+        .filter(|&n| n > 0)
+}
+
 /// An input table over `tables/<table>/tenant=<id>/`, partitioned by `date`.
 fn input_table(lake_url: &str, table: Table, tenant: &TenantId) -> Result<Arc<dyn TableProvider>> {
     let url = ListingTableUrl::parse(format!("{lake_url}{}/", table_prefix(table.name(), tenant)))?;
@@ -147,4 +193,20 @@ fn input_table(lake_url: &str, table: Table, tenant: &TenantId) -> Result<Arc<dy
         .with_listing_options(options)
         .with_schema(table.schema());
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn memory_limits_read_as_bytes() {
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        assert_eq!(parse_bytes("3G"), Some(3 << 30));
+        assert_eq!(parse_bytes(" 512m "), Some(512 << 20));
+        assert_eq!(parse_bytes("64K"), Some(64 << 10));
+        for bad in ["", "G", "3X", "-1", "0", "1.5G"] {
+            assert_eq!(parse_bytes(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The ingest settings of each tenant: CRM webhook secrets and field mappings, tracked
-//! links, phone country. A TOML file (docs/CONFIG.md): `throughline serve --config FILE`
+//! links, phone country, ad accounts. A TOML file (docs/CONFIG.md): `throughline serve --config FILE`
 //! locally; on AWS the functions read the copy that `throughline config push` stores in
 //! the lake at [`CONFIG_OBJECT`]. Secrets are given as `env:NAME`, or as `ssm:NAME`, which
 //! loading the config fetches from SSM Parameter Store once (see [`crate::secrets`]).
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use throughline_model::TenantId;
 use throughline_model::contact::check_country_code;
+use throughline_sources::ads::AdsSettings;
 use throughline_sources::crm::CrmSettings;
 
 /// Where the lake keeps the deployed config.
@@ -34,6 +35,9 @@ pub struct TenantConfig {
     /// Tracked links by code: `GET /r/{code}`.
     #[serde(default)]
     pub links: BTreeMap<String, TrackedLink>,
+    /// Ad accounts whose costs `ad-costs` and `throughline costs pull` read.
+    #[serde(default)]
+    pub ads: AdsSettings,
 }
 
 /// A link for messengers and social profiles: records the click, then redirects.
@@ -81,6 +85,10 @@ impl IngestConfig {
             }
             settings
                 .crm
+                .check()
+                .map_err(|e| invalid(format!("tenants.{tenant}.{e}")))?;
+            settings
+                .ads
                 .check()
                 .map_err(|e| invalid(format!("tenants.{tenant}.{e}")))?;
             for (code, link) in &settings.links {

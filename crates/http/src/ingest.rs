@@ -119,11 +119,7 @@ impl Ingestor {
         extension: &str,
         body: Bytes,
     ) -> Result<Path, ApiError> {
-        let path = Path::from(format!(
-            "raw/{source}/tenant={tenant}/date={}/{}.{extension}",
-            chrono::Utc::now().format("%Y-%m-%d"),
-            uuid::Uuid::now_v7()
-        ));
+        let path = throughline_lake::raw_file(source, tenant, extension);
         self.lake.put(&path, body).await?;
         Ok(path)
     }

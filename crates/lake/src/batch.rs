@@ -6,7 +6,7 @@ use arrow::array::{
     ArrayRef, Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
-use throughline_model::money::{MONEY_PRECISION, MONEY_SCALE};
+use throughline_model::money::{MONEY_PRECISION, MONEY_SCALE, RATE_PRECISION, RATE_SCALE};
 use throughline_model::table::{ColumnType, Table};
 use throughline_model::{Row, Value};
 
@@ -58,6 +58,20 @@ fn column_array<'a>(kind: ColumnType, values: impl Iterator<Item = &'a Value>) -
                 b.finish()
                     .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)
                     .expect("money precision and scale are valid constants"),
+            )
+        }
+        ColumnType::Rate => {
+            let mut b = Decimal128Builder::new();
+            for v in values {
+                match v {
+                    Value::Rate(r) => b.append_value(*r),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(
+                b.finish()
+                    .with_precision_and_scale(RATE_PRECISION, RATE_SCALE)
+                    .expect("rate precision and scale are valid constants"),
             )
         }
         ColumnType::Count => {

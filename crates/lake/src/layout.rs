@@ -43,6 +43,15 @@ pub fn manifest_prefix(table: &str, tenant: &TenantId) -> Path {
     Path::from(format!("_manifests/{table}/tenant={tenant}"))
 }
 
+/// A payload kept verbatim: `raw/<source>/tenant=<id>/date=<today>/<uuid>.<extension>`.
+pub fn raw_file(source: &str, tenant: &TenantId, extension: &str) -> Path {
+    Path::from(format!(
+        "raw/{source}/tenant={tenant}/date={}/{}.{extension}",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        uuid::Uuid::now_v7()
+    ))
+}
+
 /// `suffix` is an extension or a sanitised original file name.
 pub fn quarantine_file(source: &str, tenant: &TenantId, suffix: &str) -> Path {
     let now = chrono::Utc::now().format("%Y%m%dT%H%M%S");

@@ -2,7 +2,9 @@
 //! directory or S3), appended idempotently by ingest and replaced atomically by jobs.
 //!
 //! Layout (a public interface, see docs/LAKE.md):
-//! - `tables/<table>/tenant=<id>/date=<YYYY-MM-DD>/part-<uuid>.parquet`
+//! - `tables/<table>/tenant=<id>/date=<YYYY-MM-DD>/part-<uuid>.parquet`, and
+//!   `pull-<platform>-<account>.parquet` for the rows a connector pulled (replaced whole)
+//! - `raw/<source>/tenant=<id>/date=<YYYY-MM-DD>/<uuid>.<ext>` — payloads kept verbatim
 //! - `quarantine/<source>/tenant=<id>/<time>-<uuid>.ndjson` — rejected records, with reasons
 //! - `_manifests/<table>/tenant=<id>/<version>.json` — the committed file set of job outputs
 
@@ -18,7 +20,7 @@ mod store;
 pub use batch::rows_to_batch;
 pub use compact::CompactionReport;
 pub use error::{Error, Result};
-pub use layout::{partition_prefix, table_prefix};
+pub use layout::{partition_prefix, raw_file, table_prefix};
 pub use manifest::Manifest;
 pub use parquet_io::{read_parquet, write_parquet};
 pub use store::{AppendReport, Lake};

@@ -25,7 +25,7 @@ pub enum Error {
     )]
     InvalidTenant(String),
     #[error(
-        "unknown table {0:?}: expected one of touchpoints, leads, deal_events, orders, ad_costs"
+        "unknown table {0:?}: expected one of touchpoints, leads, deal_events, orders, ad_costs, fx_rates, ad_clicks"
     )]
     UnknownTable(String),
     #[error("invalid default phone country code {0:?}: give 1-3 digits, e.g. 380")]

@@ -1,7 +1,8 @@
 //! Throughline's domain: the tables of the money path (touchpoints, leads, deal events,
-//! orders, ad costs), how an incoming record becomes a valid row of one of them, and the
-//! rules that give a touchpoint its channel. Nothing here does I/O, so every edge
-//! (file import, webhooks, Lambda) validates a record the same way.
+//! orders, ad costs, and the exchange rates and ad clicks that explain them), how an
+//! incoming record becomes a valid row of one of them, and the rules that give a
+//! touchpoint its channel. Nothing here does I/O, so every edge (file import, webhooks,
+//! Lambda) validates a record the same way.
 
 pub mod channel;
 pub mod contact;

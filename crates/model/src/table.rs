@@ -8,7 +8,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::contact;
 use crate::error::{Error, Result, RowError};
 use crate::field::{self, Record, required};
-use crate::money::{MONEY_PRECISION, MONEY_SCALE};
+use crate::money::{MONEY_PRECISION, MONEY_SCALE, RATE_PRECISION, RATE_SCALE};
 use crate::tracking;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +18,11 @@ pub enum Table {
     DealEvents,
     Orders,
     AdCosts,
+    /// Daily exchange rates: how many units of `base` one unit of `currency` buys.
+    FxRates,
+    /// Ad clicks as the platform saw them (Google Ads `click_view`): which campaign and ad
+    /// group a click id belongs to, so a click without UTM tags still finds its campaign.
+    AdClicks,
 }
 
 /// The stored type of a column.
@@ -29,6 +34,8 @@ pub enum ColumnType {
     /// `Decimal128(18, 4)`.
     Money,
     Count,
+    /// An exchange rate, `Decimal128(18, 8)`.
+    Rate,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +52,7 @@ const fn col(name: &'static str, kind: ColumnType, nullable: bool) -> Column {
         nullable,
     }
 }
-use ColumnType::{Count, Money, Text, Timestamp};
+use ColumnType::{Count, Money, Rate, Text, Timestamp};
 
 const TOUCHPOINT_COLUMNS: &[Column] = &[
     col("event_id", Text, false),
@@ -113,9 +120,24 @@ const AD_COST_COLUMNS: &[Column] = &[
     col("currency", Text, false),
 ];
 
+/// `date` is the Hive partition, as for ad costs.
+const FX_RATE_COLUMNS: &[Column] = &[
+    col("currency", Text, false),
+    col("base", Text, false),
+    col("rate", Rate, false),
+];
+/// `date` is the Hive partition: the day of the click.
+const AD_CLICK_COLUMNS: &[Column] = &[
+    col("platform", Text, false),
+    col("account_id", Text, false),
+    col("click_id", Text, false),
+    col("campaign_id", Text, false),
+    col("ad_group_id", Text, true),
+];
+
 pub const DEAL_EVENT_TYPES: [&str; 4] = ["created", "stage_changed", "won", "lost"];
 
-/// A stored value. Money is in units of 10^-4 (see [`crate::money`]).
+/// A stored value. Money is in units of 10^-4, rates in units of 10^-8 (see [`crate::money`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Null,
@@ -123,6 +145,7 @@ pub enum Value {
     Timestamp(i64),
     Money(i128),
     Count(i64),
+    Rate(i128),
 }
 
 /// A validated row: its partition date (days since epoch) and values in stored-column order.
@@ -140,12 +163,14 @@ pub struct ParseOptions {
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Table::Touchpoints,
         Table::Leads,
         Table::DealEvents,
         Table::Orders,
         Table::AdCosts,
+        Table::FxRates,
+        Table::AdClicks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -155,6 +180,8 @@ impl Table {
             Table::DealEvents => "deal_events",
             Table::Orders => "orders",
             Table::AdCosts => "ad_costs",
+            Table::FxRates => "fx_rates",
+            Table::AdClicks => "ad_clicks",
         }
     }
 
@@ -173,6 +200,8 @@ impl Table {
             Table::DealEvents => DEAL_EVENT_COLUMNS,
             Table::Orders => ORDER_COLUMNS,
             Table::AdCosts => AD_COST_COLUMNS,
+            Table::FxRates => FX_RATE_COLUMNS,
+            Table::AdClicks => AD_CLICK_COLUMNS,
         }
     }
 
@@ -191,6 +220,8 @@ impl Table {
                 "cost",
                 "currency",
             ],
+            Table::FxRates => &["date", "currency", "rate", "base"],
+            Table::AdClicks => &["date", "platform", "account_id", "click_id", "campaign_id"],
         }
     }
 
@@ -255,6 +286,15 @@ impl Table {
                 "cost",
                 "currency",
             ],
+            Table::FxRates => &["date", "currency", "rate", "units", "base"],
+            Table::AdClicks => &[
+                "date",
+                "platform",
+                "account_id",
+                "click_id",
+                "campaign_id",
+                "ad_group_id",
+            ],
         }
     }
 
@@ -272,6 +312,8 @@ impl Table {
                 "ad_group_id",
                 "ad_id",
             ],
+            Table::FxRates => &["currency", "base"],
+            Table::AdClicks => &["platform", "click_id"],
         }
     }
 
@@ -313,6 +355,8 @@ impl Table {
             Table::DealEvents => deal_event(record),
             Table::Orders => order(record, options),
             Table::AdCosts => ad_cost(record),
+            Table::FxRates => fx_rate(record),
+            Table::AdClicks => ad_click(record),
         }
     }
 }
@@ -328,6 +372,7 @@ pub fn arrow_type(kind: ColumnType) -> DataType {
         ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         ColumnType::Money => DataType::Decimal128(MONEY_PRECISION, MONEY_SCALE),
         ColumnType::Count => DataType::Int64,
+        ColumnType::Rate => DataType::Decimal128(RATE_PRECISION, RATE_SCALE),
     }
 }
 
@@ -550,6 +595,49 @@ fn ad_cost(record: &impl Record) -> Result<Row, RowError> {
     Ok(Row { date, values })
 }
 
+/// A rate of one day: one unit of `currency` buys `rate` units of `base`. `units` is how
+/// many units of `currency` the quoted rate is for (1 when absent), as central banks quote
+/// weak currencies per 10 or 100; the stored rate is always per one unit.
+fn fx_rate(record: &impl Record) -> Result<Row, RowError> {
+    let date = field::parse_date("date", required(record, "date")?)?;
+    let currency = field::parse_currency("currency", required(record, "currency")?)?;
+    let base = field::parse_currency("base", required(record, "base")?)?;
+    if currency == base {
+        return Err(RowError::new(
+            "base",
+            format!(
+                "is the same as currency {currency}; a rate converts one currency into another"
+            ),
+        ));
+    }
+    let units = match record.field("units") {
+        Some(v) => u32::try_from(field::parse_count("units", v)?)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| RowError::new("units", format!("{v:?} is not a whole number from 1")))?,
+        None => 1,
+    };
+    let rate = crate::money::parse_rate(required(record, "rate")?, units)
+        .map_err(|reason| RowError::new("rate", reason))?;
+    Ok(Row {
+        date,
+        values: vec![Value::Text(currency), Value::Text(base), Value::Rate(rate)],
+    })
+}
+
+fn ad_click(record: &impl Record) -> Result<Row, RowError> {
+    let date = field::parse_date("date", required(record, "date")?)?;
+    let values = vec![
+        // Lower-cased like ad_costs.platform, so the two join.
+        Value::Text(required(record, "platform")?.to_ascii_lowercase()),
+        required_text(record, "account_id")?,
+        required_text(record, "click_id")?,
+        required_text(record, "campaign_id")?,
+        text(record, "ad_group_id"),
+    ];
+    Ok(Row { date, values })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,5 +769,88 @@ mod tests {
         assert_eq!(row.values[0], Value::Text("google_ads".into()));
         assert_eq!(row.values[9], Value::Count(41));
         assert_eq!(row.values.len(), Table::AdCosts.columns().len());
+    }
+
+    #[test]
+    fn fx_rates_are_per_one_unit_and_checked() {
+        let ok = record(&[
+            ("date", "2026-11-25"),
+            ("currency", "usd"),
+            ("rate", "41.4123"),
+            ("base", "UAH"),
+        ]);
+        let row = Table::FxRates.parse(&ok, &ParseOptions::default()).unwrap();
+        assert_eq!(field::date_string(row.date), "2026-11-25");
+        assert_eq!(
+            row.values,
+            vec![
+                Value::Text("USD".into()),
+                Value::Text("UAH".into()),
+                Value::Rate(4_141_230_000),
+            ]
+        );
+        assert_eq!(
+            Table::FxRates.schema().field(2).data_type(),
+            &DataType::Decimal128(18, 8)
+        );
+
+        let mut per_ten = ok.clone();
+        per_ten.insert("currency".into(), "JPY".into());
+        per_ten.insert("rate".into(), "2.7123".into());
+        per_ten.insert("units".into(), "10".into());
+        let row = Table::FxRates
+            .parse(&per_ten, &ParseOptions::default())
+            .unwrap();
+        assert_eq!(
+            row.values[2],
+            Value::Rate(27_123_000),
+            "0.27123 UAH per yen"
+        );
+
+        let reject = |changes: &[(&str, &str)]| {
+            let mut r = ok.clone();
+            for (k, v) in changes {
+                r.insert(k.to_string(), v.to_string());
+            }
+            Table::FxRates
+                .parse(&r, &ParseOptions::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(reject(&[("rate", "-41.4")]).starts_with("rate: \"-41.4\" must be greater than 0"));
+        assert!(reject(&[("rate", "0")]).contains("greater than 0"));
+        assert!(reject(&[("currency", "XYZ")]).starts_with("currency: unknown currency"));
+        assert!(reject(&[("base", "usd")]).starts_with("base: is the same as currency USD"));
+        assert!(reject(&[("units", "0")]).starts_with("units:"));
+        assert!(reject(&[("date", "25.11.2026")]).starts_with("date:"));
+        assert!(reject(&[("base", "")]).starts_with("base: is required"));
+    }
+
+    #[test]
+    fn ad_clicks_keep_campaign_and_optional_ad_group() {
+        let r = record(&[
+            ("date", "2026-03-02"),
+            ("platform", "Google_Ads"),
+            ("account_id", "1234567890"),
+            ("click_id", "Cj0KCQ-test"),
+            ("campaign_id", "111"),
+        ]);
+        let row = Table::AdClicks.parse(&r, &ParseOptions::default()).unwrap();
+        assert_eq!(field::date_string(row.date), "2026-03-02");
+        assert_eq!(row.values[0], Value::Text("google_ads".into()));
+        assert_eq!(row.values[4], Value::Null);
+        assert_eq!(
+            Table::AdClicks.row_key(&row),
+            join_key(&["google_ads", "Cj0KCQ-test"])
+        );
+        let mut no_campaign = r.clone();
+        no_campaign.remove("campaign_id");
+        assert_eq!(
+            Table::AdClicks
+                .parse(&no_campaign, &ParseOptions::default())
+                .unwrap_err()
+                .column,
+            "campaign_id"
+        );
     }
 }

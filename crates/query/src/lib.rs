@@ -60,7 +60,9 @@ impl QueryService {
 fn engine_error(e: throughline_engine::Error) -> ApiError {
     use throughline_engine::Error as E;
     match e {
-        E::UnknownModel(_) | E::Settings(_) | E::ReadOnly(_) => ApiError::BadRequest(e.to_string()),
+        E::UnknownModel(_) | E::Settings(_) | E::ReadOnly(_) | E::ReportingCurrency(_) => {
+            ApiError::BadRequest(e.to_string())
+        }
         E::NoAttribution(_) => ApiError::Conflict(e.to_string()),
         E::Lake(inner) => ApiError::Unavailable(inner.to_string()),
         other => ApiError::Internal(other.to_string()),
@@ -84,10 +86,11 @@ async fn kpi(
         None | Some("channel") => KpiGroup::Channel,
         Some("source_medium") => KpiGroup::SourceMedium,
         Some("campaign") => KpiGroup::Campaign,
+        Some("ad_group") => KpiGroup::AdGroup,
         Some("platform") => KpiGroup::Platform,
         Some(other) => {
             return Err(ApiError::BadRequest(format!(
-                "group_by {other:?}: use channel, source_medium, campaign or platform"
+                "group_by {other:?}: use channel, source_medium, campaign, ad_group or platform"
             )));
         }
     };
@@ -99,6 +102,7 @@ async fn kpi(
         group_by,
         from: date_param(&params, "from")?,
         to: date_param(&params, "to")?,
+        currency: params.get("currency").cloned(),
     };
     let batches = engine.kpi(&query).await.map_err(engine_error)?;
     respond(&batches, &params)

@@ -1,6 +1,7 @@
 //! Import files: CSV with a header row, NDJSON (one JSON object per line) or Parquet, by
-//! extension. Every record goes through `Table::parse`, the same validation the webhooks
-//! use; bad records are returned with file, line and reason, never dropped.
+//! extension, and for `fx_rates` the National Bank of Ukraine's JSON and XML rates
+//! (`crate::fx`). Every record goes through `Table::parse`, the same validation the
+//! webhooks use; bad records are returned with file, line and reason, never dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -15,8 +16,14 @@ use throughline_model::{Rejected, Row};
 pub enum ImportError {
     #[error("{file}: cannot read: {reason}")]
     Read { file: String, reason: String },
-    #[error("{file}: unsupported file type; use .csv, .ndjson (or .jsonl) or .parquet")]
+    #[error(
+        "{file}: unsupported file type; use .csv, .ndjson (or .jsonl) or .parquet (for fx_rates also the NBU's .json or .xml)"
+    )]
     UnsupportedFormat { file: String },
+    #[error(
+        "{file}: .json and .xml files are read as the National Bank of Ukraine's exchange rates, for table fx_rates only; use .csv, .ndjson (or .jsonl) or .parquet for {table}"
+    )]
+    RatesFormatOnly { file: String, table: String },
     #[error("{file}: the file is empty; expected a header row (CSV) or records")]
     Empty { file: String },
     #[error(
@@ -37,6 +44,10 @@ pub enum Format {
     Csv,
     Ndjson,
     Parquet,
+    /// The NBU's exchange rates as a JSON array (`fx_rates` only).
+    NbuJson,
+    /// The NBU's exchange rates as XML (`fx_rates` only).
+    NbuXml,
 }
 
 impl Format {
@@ -49,6 +60,8 @@ impl Format {
             Some("csv") => Ok(Format::Csv),
             Some("ndjson" | "jsonl") => Ok(Format::Ndjson),
             Some("parquet") => Ok(Format::Parquet),
+            Some("json") => Ok(Format::NbuJson),
+            Some("xml") => Ok(Format::NbuXml),
             _ => Err(ImportError::UnsupportedFormat {
                 file: path.display().to_string(),
             }),
@@ -100,6 +113,14 @@ pub fn read_bytes(file: &str, format: Format, body: Bytes, table: Table) -> Resu
         Format::Csv => read_csv(file, &body)?,
         Format::Ndjson => read_ndjson(file, &body),
         Format::Parquet => read_parquet(file, body)?,
+        Format::NbuJson | Format::NbuXml if table != Table::FxRates => {
+            return Err(ImportError::RatesFormatOnly {
+                file: file.to_owned(),
+                table: table.name().to_owned(),
+            });
+        }
+        Format::NbuJson => (nbu_columns(), crate::fx::read_nbu_json(file, &body)?),
+        Format::NbuXml => (nbu_columns(), crate::fx::read_nbu_xml(file, &body)?),
     };
     let missing: Vec<&str> = table
         .required_input_columns()
@@ -132,6 +153,10 @@ pub fn read_bytes(file: &str, format: Format, body: Bytes, table: Table) -> Resu
         .for_each(|r| r.origin = file.to_owned());
     records.ignored_columns = ignored_columns;
     Ok(records)
+}
+
+fn nbu_columns() -> Vec<String> {
+    crate::fx::NBU_COLUMNS.map(str::to_owned).to_vec()
 }
 
 /// Validates records against a table. A key seen twice in the same input is a duplicate:

@@ -4,8 +4,7 @@
 use serde::Deserialize;
 
 use super::{
-    ApiRequest, DateRange, ErrorAction, Page, Platform, Result, google_ads, meta, microsoft,
-    tiktok,
+    ApiRequest, DateRange, ErrorAction, Page, Platform, Result, google_ads, meta, microsoft, tiktok,
 };
 use crate::crm::Secret;
 
@@ -181,13 +180,12 @@ impl<'a> Account<'a> {
 
     /// How to authenticate; `None` when the config gives no credentials.
     pub fn credentials(self) -> Option<Credentials<'a>> {
-        let oauth = |refresh: &'a OAuthRefresh, default_url: &'static str, scope| {
-            Credentials::OAuth {
+        let oauth =
+            |refresh: &'a OAuthRefresh, default_url: &'static str, scope| Credentials::OAuth {
                 refresh,
                 token_url: refresh.token_url.as_deref().unwrap_or(default_url),
                 scope,
-            }
-        };
+            };
         match self {
             Account::GoogleAds(s) => s.auth.as_ref().map(|a| oauth(a, GOOGLE_TOKEN_URL, None)),
             Account::Microsoft(s) => s
@@ -367,7 +365,12 @@ mod tests {
     #[test]
     fn refuses_what_a_pull_could_not_use() {
         let missing: AdsSettings = toml::from_str("[[meta]]\naccount_id = \"1\"").unwrap();
-        assert!(missing.check().unwrap_err().starts_with("ads.meta[0]: no credentials"));
+        assert!(
+            missing
+                .check()
+                .unwrap_err()
+                .starts_with("ads.meta[0]: no credentials")
+        );
 
         let twice: AdsSettings = toml::from_str(
             "[[tiktok]]\naccount_id = \"7\"\naccess_token = \"t\"\n[[tiktok]]\naccount_id = \" 7\"\naccess_token = \"t\"",

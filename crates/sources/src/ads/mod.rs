@@ -89,7 +89,9 @@ impl DateRange {
         let mut pieces = Vec::new();
         let mut from = self.from;
         while from <= self.to {
-            let to = from.checked_add_days(step).map_or(self.to, |t| t.min(self.to));
+            let to = from
+                .checked_add_days(step)
+                .map_or(self.to, |t| t.min(self.to));
             pieces.push(DateRange { from, to });
             match to.succ_opt() {
                 Some(next) => from = next,
