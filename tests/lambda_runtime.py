@@ -175,7 +175,7 @@ def run_functions(bins, env, port, tmp, ingest, read):
 
     def ad_costs():
         r = invoke(SCHEDULED_EVENT)
-        check("ad-costs imports the inbox on its schedule", r.get("tenants", [{}])[0].get("report", {}).get("stored") == 1, r)
+        check("ad-costs imports the inbox on its schedule", r.get("tenants", [{}])[0].get("import", {}).get("stored") == 1, r)
 
     def attribute():
         r = invoke({"tenant": "shop", "from": "2026-08-01", "to": "2026-08-31"})

@@ -59,28 +59,10 @@ pub(crate) fn read_nbu_json(file: &str, body: &[u8]) -> Result<FileRecords, Impo
                 continue;
             }
         };
-        let mut fields = HashMap::new();
-        let mut nested = None;
-        for (key, value) in object {
-            let text = match value {
-                serde_json::Value::Null => continue,
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                _ => {
-                    nested = Some(key);
-                    break;
-                }
-            };
-            fields.insert(key.to_ascii_lowercase(), text);
+        match crate::import::flat_fields(object) {
+            Ok(fields) => push_nbu_record(file, line, fields, &mut out),
+            Err(reason) => out.unreadable.push(reject(reason)),
         }
-        if let Some(key) = nested {
-            out.unreadable.push(reject(format!(
-                "{key}: holds a JSON object or array; expected a plain value"
-            )));
-            continue;
-        }
-        push_nbu_record(file, line, fields, &mut out);
     }
     Ok(out)
 }

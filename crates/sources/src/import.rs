@@ -267,33 +267,44 @@ fn read_ndjson(file: &str, body: &[u8]) -> (Vec<String>, FileRecords) {
                 continue;
             }
         };
-        let mut fields = HashMap::new();
-        let mut nested = None;
-        for (key, value) in object {
-            let key = key.to_ascii_lowercase();
-            let text = match value {
-                serde_json::Value::Null => continue,
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                _ => {
-                    nested = Some(key);
-                    break;
+        match flat_fields(object) {
+            Ok(fields) => {
+                let mut keys: Vec<&String> = fields.keys().collect();
+                keys.sort();
+                for key in keys {
+                    if !columns.contains(key) {
+                        columns.push(key.clone());
+                    }
                 }
-            };
-            if !columns.contains(&key) {
-                columns.push(key.clone());
+                out.records.push(SourceRecord { line, fields });
             }
-            fields.insert(key, text);
-        }
-        match nested {
-            Some(key) => reject(format!(
-                "{key}: holds a JSON object or array; expected a plain value"
-            )),
-            None => out.records.push(SourceRecord { line, fields }),
+            Err(reason) => reject(reason),
         }
     }
     (columns, out)
+}
+
+/// A JSON record's fields as text, keys lowercased, nulls left out; a field holding an
+/// object or array is an error naming it.
+pub(crate) fn flat_fields(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<HashMap<String, String>, String> {
+    let mut fields = HashMap::new();
+    for (key, value) in object {
+        let text = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(format!(
+                    "{key}: holds a JSON object or array; expected a plain value"
+                ));
+            }
+        };
+        fields.insert(key.to_ascii_lowercase(), text);
+    }
+    Ok(fields)
 }
 
 fn read_parquet(file: &str, body: Bytes) -> Result<(Vec<String>, FileRecords)> {
