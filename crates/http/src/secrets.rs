@@ -1,13 +1,16 @@
 //! `ssm:` secrets in the config (docs/CONFIG.md, "Secrets"): every reference under
-//! `tenants.<id>.crm` is fetched from SSM Parameter Store once, when the config is loaded,
-//! and handed to [`throughline_sources::crm::install_resolved_secrets`], so verifying a
-//! webhook never waits on AWS. A config without `ssm:` secrets never touches AWS.
+//! `tenants.<id>.crm` and `tenants.<id>.ads` is fetched from SSM Parameter Store once, when
+//! the config is loaded, and handed to [`throughline_sources::crm::install_resolved_secrets`],
+//! so verifying a webhook never waits on AWS. A config without `ssm:` secrets never
+//! touches AWS.
 //!
 //! A reference is an absolute parameter name (`ssm:/throughline/prod/acme/webhooks/hubspot`)
 //! or a name relative to `THROUGHLINE_SECRETS_PREFIX` (`ssm:acme/webhooks/hubspot`). The SDK
 //! reads region, credentials and `AWS_ENDPOINT_URL` from the standard AWS environment.
-//! `THROUGHLINE_SSM_SECRETS=off` skips the fetch (the collect function, which verifies no
-//! webhook and may not read the parameters): `ssm:` secrets then verify nothing.
+//! `THROUGHLINE_SSM_SECRETS` limits what is fetched to what a function may read: `off`
+//! (collect, which verifies no webhook), `crm` (crm-webhook: webhook secrets only), `ads`
+//! (ad-costs: ad platform credentials only); unset or `all`, both. Secrets not fetched
+//! read as empty: they verify nothing and authenticate nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,22 +21,48 @@ use crate::config::ConfigError;
 /// `GetParameters` takes at most this many names per call.
 const BATCH: usize = 10;
 
-/// Every `ssm:` reference under `tenants.<id>.crm` of a parsed config: the reference as
-/// written after `ssm:` → the parameter name. `prefix` is `THROUGHLINE_SECRETS_PREFIX`;
-/// a relative reference without one is an error naming its place.
+/// Every `ssm:` reference under `tenants.<id>.<section>` of a parsed config, for each of
+/// `sections` (`crm`, `ads`): the reference as written after `ssm:` → the parameter name.
+/// `prefix` is `THROUGHLINE_SECRETS_PREFIX`; a relative reference without one is an error
+/// naming its place.
 pub(crate) fn ssm_references(
     config: &toml::Table,
     prefix: Option<&str>,
+    sections: &[&str],
 ) -> Result<BTreeMap<String, String>, String> {
     let mut found = BTreeMap::new();
     if let Some(toml::Value::Table(tenants)) = config.get("tenants") {
         for (tenant, settings) in tenants {
-            if let Some(crm) = settings.get("crm") {
-                collect(crm, &format!("tenants.{tenant}.crm"), prefix, &mut found)?;
+            for section in sections {
+                if let Some(value) = settings.get(*section) {
+                    collect(
+                        value,
+                        &format!("tenants.{tenant}.{section}"),
+                        prefix,
+                        &mut found,
+                    )?;
+                }
             }
         }
     }
     Ok(found)
+}
+
+/// The config sections whose secrets this process fetches (`THROUGHLINE_SSM_SECRETS`).
+fn sections_to_fetch() -> Result<&'static [&'static str], String> {
+    match std::env::var("THROUGHLINE_SSM_SECRETS")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "all" => Ok(&["crm", "ads"]),
+        "crm" => Ok(&["crm"]),
+        "ads" => Ok(&["ads"]),
+        "off" => Ok(&[]),
+        other => Err(format!(
+            "THROUGHLINE_SSM_SECRETS={other:?}: expected off, crm, ads or all"
+        )),
+    }
 }
 
 fn collect(
@@ -118,15 +147,12 @@ fn references_to_fetch(
     };
     let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let prefix = std::env::var("THROUGHLINE_SECRETS_PREFIX").ok();
-    let references = ssm_references(&table, prefix.as_deref()).map_err(invalid)?;
+    let sections = sections_to_fetch().map_err(invalid)?;
+    let references = ssm_references(&table, prefix.as_deref(), sections).map_err(invalid)?;
     if references.is_empty() {
-        return Ok(None);
-    }
-    if std::env::var("THROUGHLINE_SSM_SECRETS").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
-        tracing::info!(
-            secrets = references.len(),
-            "THROUGHLINE_SSM_SECRETS=off: ssm: secrets are not read and verify nothing"
-        );
+        if sections.is_empty() {
+            tracing::info!("THROUGHLINE_SSM_SECRETS=off: ssm: secrets are not read");
+        }
         return Ok(None);
     }
     Ok(Some(references))
@@ -199,7 +225,7 @@ mod tests {
     use super::*;
 
     fn references(text: &str, prefix: Option<&str>) -> Result<BTreeMap<String, String>, String> {
-        ssm_references(&toml::from_str(text).unwrap(), prefix)
+        ssm_references(&toml::from_str(text).unwrap(), prefix, &["crm", "ads"])
     }
 
     const CONFIG: &str = r#"
@@ -218,7 +244,34 @@ mod tests {
 
         [tenants.gamma.crm.kommo]
         token = "a literal ssm: token"
+
+        [[tenants.gamma.ads.meta]]
+        account_id = "1"
+        access_token = "ssm:/p/gamma/ads/meta"
     "#;
+
+    #[test]
+    fn each_function_fetches_only_its_sections() {
+        let config: toml::Table = toml::from_str(CONFIG).unwrap();
+        let ads = ssm_references(&config, Some("/p/"), &["ads"]).unwrap();
+        assert_eq!(
+            ads,
+            BTreeMap::from([(
+                "/p/gamma/ads/meta".to_owned(),
+                "/p/gamma/ads/meta".to_owned()
+            )])
+        );
+        let crm = ssm_references(&config, Some("/p/"), &["crm"]).unwrap();
+        assert!(
+            !crm.contains_key("/p/gamma/ads/meta") && crm.len() == 3,
+            "{crm:?}"
+        );
+        assert!(
+            ssm_references(&config, Some("/p/"), &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     #[test]
     fn relative_references_take_the_prefix_and_absolute_ones_do_not() {
@@ -233,6 +286,7 @@ mod tests {
                 "/throughline/prod/beta/webhooks/shopify",
                 "/throughline/prod/beta/webhooks/shopify",
             ),
+            ("/p/gamma/ads/meta", "/p/gamma/ads/meta"),
         ]
         .into_iter()
         .map(|(r, n)| (r.to_owned(), n.to_owned()))
@@ -255,7 +309,7 @@ mod tests {
             "{e}"
         );
         let absolute_only = CONFIG.replace("ssm:acme/", "ssm:/throughline/prod/acme/");
-        assert_eq!(references(&absolute_only, None).unwrap().len(), 3);
+        assert_eq!(references(&absolute_only, None).unwrap().len(), 4);
         assert!(
             references("[tenants.a.crm.kommo]\ntoken = \"env:T\"", None)
                 .unwrap()
