@@ -1,7 +1,8 @@
 //! `ad-costs`: on its schedule, for every tenant, pulls the ad accounts of its config
 //! (`[tenants.<id>.ads]`: Google Ads, Meta, TikTok, Microsoft Advertising — each day of the
-//! window replaces that day's costs) and imports the cost files of the lake inbox
-//! (`inbox/ad_costs/tenant=<id>/`). An account that fails is reported and the others go on;
+//! window replaces that day's costs) and imports the files of the lake inbox: costs
+//! (`inbox/ad_costs/tenant=<id>/`) and exchange rates (`inbox/fx_rates/tenant=<id>/`: CSV or
+//! the NBU's JSON/XML), which the KPI report converts costs with. An account that fails is reported and the others go on;
 //! the invocation then fails, so EventBridge retries it (pulls and imports are idempotent)
 //! and finally dead-letters it.
 
@@ -42,8 +43,14 @@ async fn main() -> Result<(), Error> {
                         .filter_map(|r| r.error.as_ref().map(|e| format!("{id}: {e}"))),
                 );
                 let import = ingestor.import_inbox(&id, Table::AdCosts).await?;
-                tracing::info!(tenant = %id, ?import, accounts = pulls.len(), "ad costs done");
-                tenants.push(json!({ "tenant": id.as_str(), "pulls": pulls, "import": import }));
+                let fx_import = ingestor.import_inbox(&id, Table::FxRates).await?;
+                tracing::info!(tenant = %id, ?import, ?fx_import, accounts = pulls.len(), "ad costs done");
+                tenants.push(json!({
+                    "tenant": id.as_str(),
+                    "pulls": pulls,
+                    "import": import,
+                    "fx_rates_import": fx_import,
+                }));
             }
             if !failed.is_empty() {
                 return Err(Error::from(format!(
