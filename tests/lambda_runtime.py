@@ -3,6 +3,8 @@
 (HTTP API), Step Functions and EventBridge scheduled events, as AWS would. Each function
 runs alone against the runtime API (cargo lambda serves it as `_`). The lake is a local
 directory with the embedded state store; S3 and DynamoDB are covered by crates/cli/tests/serve.rs.
+`ad-costs` pulls Google Ads (OAuth refresh), Meta and TikTok from tests/ads_pull.py's fake
+platforms, named in the pushed config's `[tenants.shop.ads]`.
 
 Usage: python tests/lambda_runtime.py --bin-dir target/debug
 """
@@ -17,10 +19,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import duckdb
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ads_pull  # noqa: E402  (the fake ad platforms)
 from lambda_api import LAMBDA_ENV, SCHEDULED_EVENT, http_event  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +64,15 @@ def main():
     parser.add_argument("--bin-dir", required=True, help="where throughline and the function binaries are")
     args = parser.parse_args()
     bins = Path(args.bin_dir)
+    server, platforms = start_platforms()
+    try:
+        return run(bins, platforms)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run(bins, platforms):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         lake = tmp / "lake"
@@ -63,15 +82,19 @@ def main():
         read = cli("keys", "create", "--tenant", "shop", "--scope", "read").strip()
         # The tenant config, deployed as `config push` stores it: the functions read it at start.
         config = tmp / "throughline.toml"
-        config.write_text(LAMBDA_CONFIG)
+        config.write_text(LAMBDA_CONFIG + ads_config(f"http://127.0.0.1:{platforms.port}"))
         cli("config", "push", str(config))
         inbox = lake / "inbox" / "ad_costs" / "tenant=shop"
         inbox.mkdir(parents=True)
         inbox.joinpath("agency-fees.csv").write_text(
             "date,platform,account_id,campaign_id,campaign_name,cost,currency\n2026-08-01,google_ads,123,111,Brand,500.00,UAH\n"
         )
+        fx_inbox = lake / "inbox" / "fx_rates" / "tenant=shop"
+        fx_inbox.mkdir(parents=True)
+        fx_inbox.joinpath("rates.csv").write_text(FX_CSV)
         port = free_port()
-        env = {**os.environ, "THROUGHLINE_LAKE": str(lake), "THROUGHLINE_LOG": "info"}
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}  # the fake platforms are local
+        env.update({"THROUGHLINE_LAKE": str(lake), "THROUGHLINE_LOG": "info"})
         env.pop("THROUGHLINE_STATE_TABLE", None)
         watch = subprocess.Popen(
             ["cargo", "lambda", "watch", "--ignore-changes", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
@@ -79,7 +102,7 @@ def main():
         )
         try:
             wait_for(port)
-            run_functions(bins, env, port, tmp, ingest, read)
+            run_functions(bins, env, port, tmp, ingest, read, platforms)
         finally:
             watch.terminate()
             watch.wait(timeout=30)
@@ -97,11 +120,96 @@ utm_source = "instagram"
 utm_medium = "social"
 """
 
+# The days the fake platforms report: the fixtures' 2026-11-01 and 2026-11-02 moved to the
+# day before yesterday and yesterday, inside the window the function pulls (it reads up to
+# today, UTC, and refuses rows outside the range it asked for).
+TODAY = datetime.now(timezone.utc).date()
+DAYS = {"2026-11-01": str(TODAY - timedelta(days=2)), "2026-11-02": str(TODAY - timedelta(days=1))}
+D1, D2 = DAYS.values()
+# The accounts the function pulls: (platform, account as stored, cost rows, exact cost).
+ACCOUNTS = [(p, a, ads_pull.ROWS[p], ads_pull.EXPECTED[p]) for p, a in
+            (("google_ads", ads_pull.GOOGLE_ACCOUNT), ("meta", ads_pull.META_ACCOUNT), ("tiktok", ads_pull.TIKTOK_ACCOUNT))]
+RATES = {"USD": Decimal("41.2"), "EUR": Decimal("45.3")}  # into UAH, both days
+FX_CSV = "date,currency,rate,base\n" + "".join(f"{d},{c},{r},UAH\n" for d in (D1, D2) for c, r in RATES.items())
 
-def run_functions(bins, env, port, tmp, ingest, read):
+
+def ads_config(base):
+    """tenant shop's ad accounts at the fake platforms; the TikTok token as env: (set only in
+    the function's environment). The first pull reads backfill_days up to today."""
+    a = ads_pull
+    return f"""
+[tenants.shop.ads]
+lookback_days = 7
+backfill_days = 10
+
+[[tenants.shop.ads.google_ads]]
+account_id = "123-456-7890"
+developer_token = "{a.GOOGLE_DEV_TOKEN}"
+base_url = "{base}"
+auth = {{ client_id = "{a.GOOGLE_CLIENT_ID}", client_secret = "{a.GOOGLE_CLIENT_SECRET}", refresh_token = "{a.GOOGLE_REFRESH}", token_url = "{base}/token" }}
+
+[[tenants.shop.ads.meta]]
+account_id = "act_{a.META_ACCOUNT}"
+access_token = "{a.META_TOKEN}"
+base_url = "{base}"
+
+[[tenants.shop.ads.tiktok]]
+account_id = "{a.TIKTOK_ACCOUNT}"
+access_token = "env:ADS_E2E_TIKTOK_TOKEN"
+base_url = "{base}"
+"""
+
+
+def shift_days(text):
+    for fixture_day, day in DAYS.items():
+        text = text.replace(fixture_day, day)
+    return text
+
+
+class DatedPlatforms(ads_pull.Handler):
+    """tests/ads_pull.py's fake platforms, answering with the fixture days moved to DAYS."""
+
+    def route(self, p, method, path, query, body):
+        if method == "POST" and path.endswith(":searchStream") and b"click_view" in body:
+            # One request per day of the window: the fixture's clicks on the first day only.
+            gaql = json.loads(body).get("query", "")
+            answer = shift_days(ads_pull.fixture("google_ads/click_view.json")) if D1 in gaql else "[]"
+            return "google_clicks", 200, [("Content-Type", "application/json")], answer.encode()
+        kind, status, headers, answer = super().route(p, method, path, query, body)
+        if kind in ("google", "meta", "tiktok"):
+            answer = shift_days(answer.decode()).encode()
+        return kind, status, headers, answer
+
+
+def start_platforms():
+    platforms = ads_pull.Platforms()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DatedPlatforms)
+    server.daemon_threads = True
+    server.platforms = platforms
+    platforms.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, platforms
+
+
+def pulled_costs(lake):
+    """The pulled ad_costs rows (pull-<platform>-<account>.parquet files), read back with DuckDB."""
+    con = duckdb.connect()
+    try:
+        rel = con.execute(f"SELECT * FROM read_parquet('{lake}/tables/ad_costs/tenant=shop/*/pull-*.parquet', hive_partitioning=true, filename=true)")
+        names = [d[0] for d in rel.description]
+        return sorted((dict(zip(names, r)) for r in rel.fetchall()), key=lambda r: json.dumps(r, default=str, sort_keys=True))
+    finally:
+        con.close()
+
+
+def run_functions(bins, env, port, tmp, ingest, read, platforms):
+    lake = Path(env["THROUGHLINE_LAKE"])
+    # ad-costs: fast backoff and polls, and the env: secret of the config.
+    function_env = {"ad-costs": {"THROUGHLINE_ADS_BACKOFF_MS": "20", "THROUGHLINE_ADS_POLL_MS": "20", **ads_pull.ENV_SECRETS}}
+
     def start(name):
         log = open(tmp / f"{name}.log", "w")
-        runtime = {**env, **LAMBDA_ENV, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt"}
+        runtime = {**env, **function_env.get(name, {}), **LAMBDA_ENV, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt"}
         return subprocess.Popen([str(bins / name)], env=runtime, stdout=log, stderr=log), tmp / f"{name}.log"
 
     def invoke(event):
@@ -174,19 +282,71 @@ def run_functions(bins, env, port, tmp, ingest, read):
         check("collect redirects a tracked link to the messenger with a token", r.get("statusCode") == 302 and location.startswith("https://t.me/shop_bot?start="), r)
 
     def ad_costs():
+        started = time.monotonic()
         r = invoke(SCHEDULED_EVENT)
-        check("ad-costs imports the inbox on its schedule", r.get("tenants", [{}])[0].get("import", {}).get("stored") == 1, r)
+        tenant = (r.get("tenants") or [{}])[0]
+        check("ad-costs imports the inbox on its schedule", tenant.get("import", {}).get("stored") == 1, r)
+        pulls = {p.get("platform"): p for p in tenant.get("pulls", [])}
+        check("ad-costs pulls every account of the config: google_ads, meta, tiktok",
+              sorted(pulls) == sorted(p for p, *_ in ACCOUNTS) and len(tenant["pulls"]) == len(ACCOUNTS), r)
+        for platform, account, rows, _ in ACCOUNTS:
+            p = pulls.get(platform, {})
+            check(f"ad-costs: {platform} {account} pulled {rows} cost rows over {TODAY - timedelta(days=9)}..{TODAY}, no error",
+                  p.get("error") is None and p.get("account") == account and p.get("cost_rows") == rows
+                  and p.get("from") == str(TODAY - timedelta(days=9)) and p.get("to") == str(TODAY) and p.get("days_stored") == 10, p)
+        check("ad-costs: Google's refresh token was exchanged and the 2 gclid clicks stored",
+              pulls.get("google_ads", {}).get("click_rows") == 2
+              and [dict(urllib.parse.parse_qsl(t["body"])).get("refresh_token") for t in platforms.requests("token")] == [ads_pull.GOOGLE_REFRESH],
+              platforms.requests("token"))
+        check("ad-costs: the TikTok token came from the function's environment (env:)",
+              {t["headers"].get("access-token") for t in platforms.requests("tiktok")} == {ads_pull.TIKTOK_TOKEN}, platforms.requests("tiktok"))
+        check(f"ad-costs imports the fx_rates inbox ({len(RATES) * 2} rates)", tenant.get("fx_rates_import", {}).get("stored") == len(RATES) * 2, r)
+
+        stored = pulled_costs(lake)
+        files = sorted(str(f.relative_to(lake)) for f in (lake / "tables" / "ad_costs").rglob("pull-*.parquet"))
+        want = sorted(f"tables/ad_costs/tenant=shop/date={d}/pull-{p}-{a}.parquet" for d in (D1, D2) for p, a, *_ in ACCOUNTS)
+        check("ad-costs stores one file per day and account (pull-<platform>-<account>.parquet)", files == want, files)
+        sums = {}
+        for row in stored:
+            sums.setdefault(row["platform"], [0, Decimal(0)])
+            sums[row["platform"]][0] += 1
+            sums[row["platform"]][1] += Decimal(row["cost"])
+        want = {p: [rows, cost] for p, _, rows, cost in ACCOUNTS}
+        check(f"ad-costs: the lake holds exactly {', '.join(f'{p} {c}' for p, c in ((p, c) for p, _, _, c in ACCOUNTS))} (DuckDB)", sums == want, sums)
+
+        # Meta's token expires: the invocation fails naming meta, and nothing stored changes.
+        platforms.meta_token_expired, platforms.meta_restated_spend = True, "1.00"
+        platforms.reset_log()
+        r = invoke(SCHEDULED_EVENT)
+        # cargo lambda prints the function's error wrapped in a box: unwrap it.
+        error = " ".join(r.get("invoke_error", "").replace("│", " ").split())
+        check("ad-costs fails the invocation when Meta's token expired, naming meta and its account",
+              "meta" in error and ads_pull.META_ACCOUNT in error and "expired" in error and "tiktok" not in error and "google" not in error, r or error)
+        check("ad-costs: the error holds no secret", not [s for s in ads_pull.SECRETS if s in error], error)
+        check("ad-costs: Meta's expired token is not retried; google_ads and tiktok are still pulled",
+              len(platforms.requests("meta")) == 1 and platforms.requests("google") and platforms.requests("tiktok"),
+              [(q["kind"], q["status"]) for q in platforms.requests()])
+        check("ad-costs: the failed account keeps its stored rows, the others re-pull the same (DuckDB)", pulled_costs(lake) == stored)
+        platforms.meta_token_expired, platforms.meta_restated_spend = False, None
+        print(f"     (ad-costs: {time.monotonic() - started:.1f}s; the failed invocation said: {error[:400]})")
 
     def attribute():
         r = invoke({"tenant": "shop", "from": "2026-08-01", "to": "2026-08-31"})
         check("attribute runs a tenant's window (Step Functions input)", r.get("attributed", [{}])[0].get("conversions") == 2, r)
 
     def query():
-        q = {"model": "last_touch", "format": "json"}
+        q = {"model": "last_touch", "format": "json", "from": "2026-08-01", "to": "2026-08-31"}
         r = invoke(http_event("GET", "/v1/kpi", {"authorization": f"Bearer {read}"}, None, q))
         rows = json.loads(r["body"]) if r.get("statusCode") == 200 else []
         total = next((row for row in rows if row["group"] == "(total)"), {})
         check("query answers KPIs to a read key", total.get("cost") == 500.0 and total.get("revenue") == 90000.0, r)
+        # The pulled days: UAH, USD and EUR costs in UAH by the rates ad-costs imported.
+        r = invoke(http_event("GET", "/v1/kpi", {"authorization": f"Bearer {read}"}, None, {**q, "from": D1, "to": D2}))
+        rows = json.loads(r["body"], parse_float=Decimal) if r.get("statusCode") == 200 else []
+        total = next((row for row in rows if row["group"] == "(total)"), {})
+        uah = sum(cost * RATES.get(ads_pull.CURRENCY[p], 1) for p, _, _, cost in ACCOUNTS).quantize(Decimal("0.01"))
+        check(f"query converts the pulled costs by the imported fx_rates: {uah} UAH",
+              total.get("cost") == uah and total.get("currency") == "UAH" and total.get("costs_without_rate") == 0, r)
         r = invoke(http_event("GET", "/v1/kpi", auth, None, q))
         check("query refuses an ingest key", r.get("statusCode") == 401, r)
 
