@@ -22,37 +22,42 @@ FROM (
     FROM touchpoints tp
 ) t;
 
+-- The identity columns of leads (the views below read them several times).
+CREATE OR REPLACE VIEW lead_keys AS
+SELECT lead_id, visitor_id, click_id, email_sha256, phone_sha256 FROM leads;
+
 -- Leads are the same person when they share a hashed e-mail or phone (one hop); every
 -- lead is related to itself.
 CREATE OR REPLACE VIEW related_leads AS
-SELECT lead_id, lead_id AS related_lead_id FROM leads
+SELECT lead_id, lead_id AS related_lead_id FROM lead_keys
 UNION
-SELECT a.lead_id, b.lead_id FROM leads a JOIN leads b ON a.email_sha256 = b.email_sha256
+SELECT a.lead_id, b.lead_id FROM lead_keys a JOIN lead_keys b ON a.email_sha256 = b.email_sha256
 UNION
-SELECT a.lead_id, b.lead_id FROM leads a JOIN leads b ON a.phone_sha256 = b.phone_sha256;
+SELECT a.lead_id, b.lead_id FROM lead_keys a JOIN lead_keys b ON a.phone_sha256 = b.phone_sha256;
+
+-- The touchpoints carrying a related lead's click id.
+CREATE OR REPLACE VIEW lead_clicked_touchpoints AS
+SELECT r.lead_id, t.event_id, t.visitor_id
+FROM related_leads r
+JOIN lead_keys l ON l.lead_id = r.related_lead_id
+JOIN touchpoints t ON t.click_id = l.click_id;
 
 -- The visitors of a lead: the visitor ids its related leads carry, and the visitors whose
 -- touchpoints carry a related lead's click id.
 CREATE OR REPLACE VIEW lead_visitors AS
 SELECT r.lead_id, l.visitor_id
-FROM related_leads r JOIN leads l ON l.lead_id = r.related_lead_id
+FROM related_leads r JOIN lead_keys l ON l.lead_id = r.related_lead_id
 WHERE l.visitor_id IS NOT NULL
 UNION
-SELECT r.lead_id, t.visitor_id
-FROM related_leads r
-JOIN leads l ON l.lead_id = r.related_lead_id
-JOIN touchpoints t ON t.click_id = l.click_id
-WHERE t.visitor_id IS NOT NULL;
+SELECT lead_id, visitor_id FROM lead_clicked_touchpoints
+WHERE visitor_id IS NOT NULL;
 
 -- The touchpoints of a lead: its visitors' touchpoints, and those carrying its click ids.
 CREATE OR REPLACE VIEW lead_touchpoints AS
 SELECT v.lead_id, t.event_id
 FROM lead_visitors v JOIN touchpoints t ON t.visitor_id = v.visitor_id
 UNION
-SELECT r.lead_id, t.event_id
-FROM related_leads r
-JOIN leads l ON l.lead_id = r.related_lead_id
-JOIN touchpoints t ON t.click_id = l.click_id;
+SELECT lead_id, event_id FROM lead_clicked_touchpoints;
 
 -- One row per deal: its lead, latest manager and offer, and when it was first won.
 CREATE OR REPLACE VIEW deals AS
@@ -214,24 +219,79 @@ FROM touchpoint_campaigns tc
 JOIN touchpoint_campaign_ad_groups g
   ON g.event_id = tc.event_id AND g.platform = tc.platform AND g.campaign_id = tc.campaign_id;
 
--- The touchpoints of each conversion in the window: at or before the conversion and
--- within the lookback.
-CREATE OR REPLACE VIEW journey_touches AS
+-- The touchpoints of each conversion in the window, by id: at or before the conversion
+-- and within the lookback.
+CREATE OR REPLACE VIEW journey_events AS
 SELECT
     c.conversion_id,
     t.event_id,
     t.ts,
+    to_unixtime(c.conversion_ts) - to_unixtime(t.ts) AS seconds_before
+FROM (
+    -- The parameters joined to the conversions (few rows), so the lookback is a plain filter.
+    SELECT w.conversion_id, w.lead_id, w.conversion_ts, p.lookback_days * 86400 AS lookback_seconds
+    FROM window_conversions w CROSS JOIN job_params p
+) c
+JOIN lead_touchpoints lt ON lt.lead_id = c.lead_id
+JOIN touchpoints t ON t.event_id = lt.event_id
+WHERE t.ts <= c.conversion_ts
+  AND to_unixtime(c.conversion_ts) - to_unixtime(t.ts) <= c.lookback_seconds;
+
+-- touchpoint_facts (the same rules, keep the two in step) of the touchpoints that are in
+-- some journey, and only the columns journeys need: the channel functions are the job's
+-- dearest step, and most touchpoints are in no journey of the window.
+CREATE OR REPLACE VIEW journey_touchpoint_facts AS
+SELECT
+    t.* EXCLUDE (referral_medium),
+    CASE WHEN t.channel = 'Organic Search' AND t.referral_medium = 'referral' THEN 'organic' ELSE t.referral_medium END AS medium
+FROM (
+    SELECT
+        tp.event_id,
+        tp.click_id,
+        tp.utm_id,
+        tp.utm_campaign,
+        channel_group(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS channel,
+        ad_platform(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS platform,
+        traffic_source(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS source,
+        traffic_medium(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS referral_medium
+    FROM touchpoints tp
+    WHERE tp.event_id IN (SELECT event_id FROM journey_events)
+) t;
+
+-- touchpoint_campaigns (the same matching, keep the two in step) of those touchpoints.
+CREATE OR REPLACE VIEW journey_touchpoint_campaigns AS
+SELECT event_id, platform, campaign_id
+FROM (
+    SELECT m.*, row_number() OVER (PARTITION BY event_id ORDER BY priority, campaign_id) AS n
+    FROM (
+        SELECT t.event_id, k.platform, k.campaign_id, 0 AS priority
+        FROM journey_touchpoint_facts t JOIN platform_clicks k ON t.platform = k.platform AND t.click_id = k.click_id
+        UNION ALL
+        SELECT t.event_id, c.platform, c.campaign_id, 1 AS priority
+        FROM journey_touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND t.utm_id = c.campaign_id
+        UNION ALL
+        SELECT t.event_id, c.platform, c.campaign_id, 2
+        FROM journey_touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_id)
+        UNION ALL
+        SELECT t.event_id, c.platform, c.campaign_id, 3
+        FROM journey_touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_name)
+    ) m
+) ranked
+WHERE n = 1;
+
+-- The touchpoints of each conversion in the window with their channel facts and campaign.
+CREATE OR REPLACE VIEW journey_touches AS
+SELECT
+    j.conversion_id,
+    j.event_id,
+    j.ts,
     t.channel,
     t.source,
     t.medium,
     t.utm_campaign,
     t.platform,
     tc.campaign_id AS platform_campaign_id,
-    to_unixtime(c.conversion_ts) - to_unixtime(t.ts) AS seconds_before
-FROM window_conversions c
-JOIN lead_touchpoints lt ON lt.lead_id = c.lead_id
-JOIN touchpoint_facts t ON t.event_id = lt.event_id
-LEFT JOIN touchpoint_campaigns tc ON tc.event_id = t.event_id
-CROSS JOIN job_params p
-WHERE t.ts <= c.conversion_ts
-  AND to_unixtime(c.conversion_ts) - to_unixtime(t.ts) <= p.lookback_days * 86400;
+    j.seconds_before
+FROM journey_events j
+JOIN journey_touchpoint_facts t ON t.event_id = j.event_id
+LEFT JOIN journey_touchpoint_campaigns tc ON tc.event_id = j.event_id;

@@ -10,6 +10,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::DFParser;
 use throughline_model::field::utc_date_of;
 
 use crate::session::ATTRIBUTION_TABLE;
@@ -98,8 +102,34 @@ impl Engine {
             self.lake.compact(table, &self.tenant).await?;
         }
         self.set_params(settings.params_batch()?)?;
+        let outcome = self.attribute().await;
+        // Put the views back (the reports read them live) and free the job's tables.
         install_sql(&self.ctx, SqlFile::Journeys).await?;
         install_sql(&self.ctx, SqlFile::Attribution).await?;
+        let (batches, conversions) = outcome?;
+        let by_date = split_by_conversion_date(&batches)?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let partitions = by_date.len();
+        let manifest = self
+            .lake
+            .commit_replace(ATTRIBUTION_TABLE, &self.tenant, settings.window, by_date)
+            .await?;
+        tracing::info!(tenant = %self.tenant, rows, conversions, partitions, version = manifest.version, "attribution committed");
+        self.register_attribution().await?;
+        Ok(AttributionReport {
+            rows,
+            conversions,
+            partitions,
+            manifest_version: manifest.version,
+        })
+    }
+
+    /// The job's result rows and its number of conversions. The views that later views
+    /// read more than once (or that cut the data down) are computed once, into memory, as
+    /// the SQL is installed, so DataFusion does not plan them again at every use.
+    async fn attribute(&self) -> Result<(Vec<RecordBatch>, usize)> {
+        install_materializing(&self.ctx, SqlFile::Journeys).await?;
+        install_materializing(&self.ctx, SqlFile::Attribution).await?;
         let batches = self
             .ctx
             .sql("SELECT * FROM attribution_result ORDER BY conversion_ts, conversion_id, model, position")
@@ -120,22 +150,45 @@ impl Engine {
                     .map(|a| a.value(0))
             })
             .unwrap_or(0) as usize;
-        let by_date = split_by_conversion_date(&batches)?;
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        let partitions = by_date.len();
-        let manifest = self
-            .lake
-            .commit_replace(ATTRIBUTION_TABLE, &self.tenant, settings.window, by_date)
-            .await?;
-        tracing::info!(tenant = %self.tenant, rows, conversions, partitions, version = manifest.version, "attribution committed");
-        self.register_attribution().await?;
-        Ok(AttributionReport {
-            rows,
-            conversions,
-            partitions,
-            manifest_version: manifest.version,
-        })
+        Ok((batches, conversions))
     }
+}
+
+/// The job's views that are computed once per run: read by several later views (each use
+/// of a view is planned and executed anew), or much smaller than what they are made from.
+/// Narrow projections only: they are held in memory for the rest of the job.
+const MATERIALIZED_VIEWS: &[&str] = &[
+    "lead_keys",
+    "related_leads",
+    "lead_clicked_touchpoints",
+    "window_conversions",
+    "ad_campaigns",
+    "journey_events",
+    "journey_touchpoint_facts",
+    "journey_touches",
+];
+
+/// Installs a SQL file like `install_sql`, but replaces each view of
+/// `MATERIALIZED_VIEWS` by an in-memory table of its rows as soon as it is created, so
+/// the views after it (which bind their tables when created) read the table.
+async fn install_materializing(ctx: &SessionContext, file: SqlFile) -> Result<()> {
+    for statement in DFParser::parse_sql(file.text())? {
+        let plan = ctx.state().statement_to_plan(statement).await?;
+        let created = match &plan {
+            LogicalPlan::Ddl(DdlStatement::CreateView(view)) => Some(view.name.clone()),
+            _ => None,
+        };
+        ctx.execute_logical_plan(plan).await?.collect().await?;
+        if let Some(name) = created.filter(|n| MATERIALIZED_VIEWS.contains(&n.table())) {
+            let frame = ctx.table(name.clone()).await?;
+            let schema = Arc::new(frame.schema().as_arrow().clone());
+            let partitions = frame.collect_partitioned().await?;
+            let table = MemTable::try_new(schema, partitions)?;
+            ctx.deregister_table(name.clone())?;
+            ctx.register_table(name, Arc::new(table))?;
+        }
+    }
+    Ok(())
 }
 
 /// The job as deployed: compacts, attributes one tenant's window and records the run in
