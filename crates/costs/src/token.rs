@@ -3,7 +3,7 @@
 //! token lives in memory only and is never logged.
 
 use serde::Deserialize;
-use throughline_sources::ads::{Account, AdsError, Credentials, ErrorAction};
+use throughline_sources::ads::{Account, AdsError, Credentials, ErrorAction, retry_after_secs};
 
 use crate::PullError;
 use crate::fetch::{PullPolicy, send_once, with_retries};
@@ -79,10 +79,7 @@ pub(crate) async fn authorize(
                 || send_once(http, "POST", token_url, &headers, Some(&body)),
                 |answer| {
                     if answer.status == 429 || answer.status >= 500 {
-                        let after_secs = answer
-                            .retry_after
-                            .as_deref()
-                            .and_then(|s| s.trim().parse().ok());
+                        let after_secs = retry_after_secs(answer.retry_after.as_deref());
                         return Err((
                             ErrorAction::Retry { after_secs },
                             format!("HTTP {}", answer.status),

@@ -448,7 +448,7 @@ pub fn read_error(
 ) -> ErrorAction {
     let error = GoogleError::parse(body).unwrap_or_default();
     let grpc = error.status.as_deref().unwrap_or("");
-    let header_secs = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
+    let header_secs = super::retry_after_secs(retry_after);
     let account = customer_id(&settings.account_id);
     let stop = |reason: String| {
         ErrorAction::Stop(AdsError::Refused {

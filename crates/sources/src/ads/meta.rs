@@ -384,7 +384,7 @@ pub fn read_error(
     body: &[u8],
 ) -> ErrorAction {
     let error = MetaError::parse(body);
-    let after_secs = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
+    let after_secs = super::retry_after_secs(retry_after);
     let stop = |reason: String| {
         ErrorAction::Stop(AdsError::Refused {
             platform: PLATFORM.name(),

@@ -286,7 +286,7 @@ fn read_row(settings: &Settings, values: &[&str]) -> std::result::Result<CostRec
         .or_else(|_| chrono::NaiveDate::parse_from_str(period, "%m/%d/%Y"))
         .map_err(|_| format!("TimePeriod {period:?} is not a day (YYYY-MM-DD or M/D/YYYY)"))?;
     let spend = field("Spend");
-    if !is_decimal(spend) {
+    if !super::is_decimal(spend) {
         return Err(format!("Spend {spend:?} is not a decimal amount"));
     }
     let currency = match field("CurrencyCode") {
@@ -330,15 +330,6 @@ fn read_row(settings: &Settings, values: &[&str]) -> std::result::Result<CostRec
     Ok(record)
 }
 
-/// Non-negative plain decimal: digits, optionally `.` and digits.
-fn is_decimal(text: &str) -> bool {
-    let (units, fraction) = text.split_once('.').unwrap_or((text, "0"));
-    !units.is_empty()
-        && !fraction.is_empty()
-        && units.bytes().all(|b| b.is_ascii_digit())
-        && fraction.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// What to do about a non-2xx answer, from its status, `Retry-After` header and body
 /// (`{"OperationErrors": [{"Code": 109, "ErrorCode": "AuthenticationTokenExpired", …}], …}`).
 pub fn read_error(
@@ -347,7 +338,7 @@ pub fn read_error(
     retry_after: Option<&str>,
     body: &[u8],
 ) -> ErrorAction {
-    let after_secs = retry_after.and_then(|s| s.trim().parse::<u64>().ok());
+    let after_secs = super::retry_after_secs(retry_after);
     let errors: Vec<(i64, String, String)> = serde_json::from_slice::<Value>(body)
         .ok()
         .map(|json| {

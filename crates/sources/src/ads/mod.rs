@@ -162,6 +162,22 @@ pub(crate) fn malformed(platform: Platform, reason: impl Into<String>) -> AdsErr
     }
 }
 
+/// Whether `text` is a non-negative decimal amount as the platforms write spend:
+/// digits, optionally a point and more digits (`"12"`, `"0.99"`).
+pub(crate) fn is_decimal(text: &str) -> bool {
+    let (units, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    !units.is_empty()
+        && !fraction.is_empty()
+        && units.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A `Retry-After` header in whole seconds; an HTTP-date or garbage reads as none (the
+/// driver then backs off on its own).
+pub fn retry_after_secs(header: Option<&str>) -> Option<u64> {
+    header.and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// Micros (Google Ads `cost_micros`, Microsoft) as a decimal string with 6 places, exactly:
 /// `"1234567"` → `"1.234567"`. `None` for anything that is not an integer.
 pub fn micros_to_decimal(micros: &str) -> Option<String> {

@@ -186,7 +186,7 @@ fn read_row(settings: &Settings, row: &Value) -> std::result::Result<CostRecord,
         .get("spend")
         .and_then(Value::as_str)
         .ok_or("`metrics.spend` is missing or not a decimal string")?;
-    if !is_decimal(spend) {
+    if !super::is_decimal(spend.trim()) {
         return Err(format!("`metrics.spend` {spend:?} is not a decimal amount"));
     }
     let currency = match metrics.get("currency").and_then(Value::as_str) {
@@ -260,16 +260,6 @@ fn count(metrics: &Value, field: &str) -> std::result::Result<Option<String>, St
     }
 }
 
-/// Non-negative plain decimal: digits, optionally `.` and digits.
-fn is_decimal(text: &str) -> bool {
-    let text = text.trim();
-    let (units, fraction) = text.split_once('.').unwrap_or((text, "0"));
-    !units.is_empty()
-        && !fraction.is_empty()
-        && units.bytes().all(|b| b.is_ascii_digit())
-        && fraction.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// What to do about a non-2xx answer, from its status, `Retry-After` header and body.
 pub fn read_error(
     settings: &Settings,
@@ -277,7 +267,7 @@ pub fn read_error(
     retry_after: Option<&str>,
     body: &[u8],
 ) -> ErrorAction {
-    let after_secs = retry_after.and_then(|s| s.trim().parse::<u64>().ok());
+    let after_secs = super::retry_after_secs(retry_after);
     if status == 429 || status >= 500 {
         return ErrorAction::Retry { after_secs };
     }

@@ -563,6 +563,35 @@ mod secret_tests {
 pub(crate) mod test_support {
     use std::collections::HashMap;
 
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Arbitrary JSON shaped like a vendor's payloads: objects keyed by the vendor's field
+    /// names, with leaves that are the vendor's typical words and ordinary noise, nested a
+    /// few levels, so property tests reach deep into the readers.
+    pub fn vendor_json(
+        keys: Vec<&'static str>,
+        words: Vec<&'static str>,
+    ) -> impl Strategy<Value = Value> {
+        let keys = prop::sample::select(keys);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(words).prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|pairs| {
+                    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
     use throughline_model::table::{ParseOptions, Table};
 
     use super::{CrmBatch, Record};

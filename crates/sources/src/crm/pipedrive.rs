@@ -746,45 +746,41 @@ mod tests {
     }
 
     fn json() -> impl Strategy<Value = Value> {
-        let keys = prop::sample::select(vec![
-            "meta",
-            "current",
-            "previous",
-            "data",
-            "event",
-            "action",
-            "object",
-            "entity",
-            "entity_id",
-            "id",
-            "timestamp",
-            "timestamp_micro",
-            "version",
-            "status",
-            "stage_id",
-            "pipeline_id",
-            "person_id",
-            "value",
-            "currency",
-            "lost_reason",
-            "add_time",
-            "won_time",
-            "owner_id",
-            "owner_name",
-            "email",
-            "emails",
-            "phone",
-            "phones",
-            "primary",
-            "custom_fields",
-            "9a3f1c2b7e6d5a4b3c2d1e0f9a8b7c6d5e4f3a2b",
-        ]);
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            prop::sample::select(vec![
+        crate::crm::test_support::vendor_json(
+            vec![
+                "meta",
+                "current",
+                "previous",
+                "data",
+                "event",
+                "action",
+                "object",
+                "entity",
+                "entity_id",
+                "id",
+                "timestamp",
+                "timestamp_micro",
+                "version",
+                "status",
+                "stage_id",
+                "pipeline_id",
+                "person_id",
+                "value",
+                "currency",
+                "lost_reason",
+                "add_time",
+                "won_time",
+                "owner_id",
+                "owner_name",
+                "email",
+                "emails",
+                "phone",
+                "phones",
+                "primary",
+                "custom_fields",
+                "9a3f1c2b7e6d5a4b3c2d1e0f9a8b7c6d5e4f3a2b",
+            ],
+            vec![
                 "added",
                 "updated",
                 "create",
@@ -799,18 +795,8 @@ mod tests {
                 "2026-11-01T10:05:00Z",
                 "UAH",
                 "",
-            ])
-            .prop_map(Value::from),
-            ".{0,12}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(4, 64, 8, move |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|pairs| {
-                    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-                }),
-            ]
-        })
+            ],
+        )
     }
 
     proptest! {
