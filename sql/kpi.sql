@@ -1,30 +1,24 @@
 -- KPIs by channel, source / medium, campaign, ad group or platform for one attribution
 -- model, with money in one reporting currency.
--- Requires journeys.sql and the attribution table (written by the job).
+-- Reads the daily rollups kpi_cost_days and kpi_conversion_days (rollups.sql: the views,
+-- or the tables the job wrote from them) and kpi_fx_rates (fx_rates, or the rates the
+-- rollups were written with; `fx_rates WHERE false` when all money is known to be in the
+-- reporting currency, which planning removes with its scans).
 -- Parameters: kpi_params(model VARCHAR, group_by VARCHAR, from_date DATE, to_date DATE,
 -- currency VARCHAR): currency is the reporting currency (ISO 4217), which the engine
 -- resolves when the caller gives none; NULL only when no cost or conversion has money.
--- UDF: platform_channel(platform) — channel of ad cost that matches no touchpoint.
--- Views the engine creates first: kpi_ad_groups and kpi_touch_ad_groups are journeys.sql's
--- ad_groups and touchpoint_campaign_ad_groups when grouping by ad group, kpi_fx_rates is
--- fx_rates unless all money is known to be in the reporting currency; else each is its
--- source `WHERE false`, which planning removes (the ad group lookups read every
--- touchpoint and every ad_costs file).
---
--- Costs are joined through campaigns: a campaign belongs to the channel (and source /
--- medium) most of its matched touchpoints have; cost matching no touchpoint still shows
--- under its campaign and its platform's default channel.
 --
 -- Money is reported in the reporting currency. An amount already in it is kept as it is;
 -- any other is converted with the rates of its own day (a cost's date, a conversion's UTC
 -- date) from fx_rates, through a base both currencies have a rate into (the reporting
 -- currency itself first, else the first base by code; a base into itself is 1):
 -- amount × rate(currency → base) / rate(reporting currency → base), rounded half away from
--- zero to 4 decimals per row. An amount with no rate for its day is never converted at 1:
--- it is left out of the money sums and counted instead — costs_without_rate (ad_costs
--- rows) and conversions_without_rate (won deals' credits). So, whatever the model and the
--- grouping: total cost = the window's ad_costs converted, and every ad_costs row of the
--- window is either in that total or counted in costs_without_rate.
+-- zero to 4 decimals per day, currency and group of the rollups. An amount with no rate for
+-- its day is never converted at 1: it is left out of the money sums and counted instead —
+-- costs_without_rate (ad_costs rows) and conversions_without_rate (won deals' credits).
+-- So, whatever the model and the grouping: total cost = the window's ad_costs converted,
+-- and every ad_costs row of the window is either in that total or counted in
+-- costs_without_rate.
 
 -- The rates of each day into each base, and each base into itself at 1.
 CREATE OR REPLACE VIEW fx_day_rates AS
@@ -52,7 +46,7 @@ FROM (
 ) ranked
 WHERE n = 1;
 
--- The window's ad costs with their cost in the reporting currency (NULL: no rate that day).
+-- The window's daily costs with their cost in the reporting currency (NULL: no rate that day).
 CREATE OR REPLACE VIEW kpi_cost_rows AS
 SELECT
     c.*,
@@ -60,110 +54,67 @@ SELECT
         WHEN c.currency = p.currency THEN c.cost
         ELSE CAST(c.cost * x.from_rate / x.to_rate AS DECIMAL(18, 4))
     END AS reporting_cost
-FROM ad_costs c
+FROM kpi_cost_days c
 CROSS JOIN kpi_params p
 LEFT JOIN fx_reporting_rates x ON x."date" = c."date" AND x.currency = c.currency
 WHERE (p.from_date IS NULL OR c."date" >= p.from_date)
   AND (p.to_date IS NULL OR c."date" <= p.to_date);
 
--- The channel and source / medium that most touchpoints of each ad campaign have.
-CREATE OR REPLACE VIEW campaign_traffic AS
-SELECT platform, campaign_id, channel, source_medium
-FROM (
-    SELECT
-        tc.platform,
-        tc.campaign_id,
-        t.channel,
-        t.source || ' / ' || t.medium AS source_medium,
-        row_number() OVER (
-            PARTITION BY tc.platform, tc.campaign_id
-            ORDER BY count(*) DESC, t.channel, t.source || ' / ' || t.medium
-        ) AS n
-    FROM touchpoint_campaigns tc JOIN touchpoint_facts t ON t.event_id = tc.event_id
-    GROUP BY tc.platform, tc.campaign_id, t.channel, t.source || ' / ' || t.medium
-) ranked
-WHERE n = 1;
-
--- Ad groups show as "<campaign> / <ad group> [platform]" by their latest names (ad group
--- names repeat across campaigns: "Ad group 1"); cost without an ad group, and conversions
--- whose touch matched a campaign but none of its ad groups, as "<campaign> / (no ad group)".
+-- The grouping a query asks for, out of the keys of every grouping in the rollups.
 CREATE OR REPLACE VIEW kpi_costs AS
 SELECT
     CASE p.group_by
-        WHEN 'channel' THEN coalesce(ct.channel, platform_channel(c.platform))
-        WHEN 'source_medium' THEN coalesce(ct.source_medium, c.platform || ' / (no matching touchpoint)')
-        WHEN 'campaign' THEN coalesce(ac.campaign_name, c.campaign_id) || ' [' || c.platform || ']'
-        WHEN 'ad_group' THEN coalesce(ac.campaign_name, c.campaign_id) || ' / '
-            || coalesce(ag.ad_group_name, c.ad_group_id, '(no ad group)') || ' [' || c.platform || ']'
-        WHEN 'platform' THEN c.platform
+        WHEN 'channel' THEN c.channel_key
+        WHEN 'source_medium' THEN c.source_medium_key
+        WHEN 'campaign' THEN c.campaign_key
+        WHEN 'ad_group' THEN c.ad_group_key
+        WHEN 'platform' THEN c.platform_key
     END AS group_key,
     sum(c.reporting_cost) AS cost,
     sum(c.impressions) AS impressions,
     sum(c.clicks) AS clicks,
-    count(*) FILTER (WHERE c.reporting_cost IS NULL) AS costs_without_rate
+    sum(CASE WHEN c.reporting_cost IS NULL THEN c.cost_rows ELSE 0 END) AS costs_without_rate
 FROM kpi_cost_rows c
 CROSS JOIN kpi_params p
-LEFT JOIN campaign_traffic ct ON ct.platform = c.platform AND ct.campaign_id = c.campaign_id
-LEFT JOIN ad_campaigns ac ON ac.platform = c.platform AND ac.campaign_id = c.campaign_id
-LEFT JOIN kpi_ad_groups ag
-  ON ag.platform = c.platform AND ag.campaign_id = c.campaign_id AND ag.ad_group_id = c.ad_group_id
 GROUP BY 1;
 
--- The model's attribution rows of the window with revenue and margin in the reporting
+-- The model's daily credits in the window with revenue and margin in the reporting
 -- currency (NULL: no rate for the conversion's day).
 CREATE OR REPLACE VIEW kpi_attribution AS
 SELECT
     a.*,
     a.currency IS NOT NULL AND (a.currency IS DISTINCT FROM p.currency) AND x.from_rate IS NULL AS without_rate,
     CASE
-        WHEN a.currency IS NULL OR a.currency = p.currency THEN a.revenue_credit
-        ELSE CAST(a.revenue_credit * x.from_rate / x.to_rate AS DECIMAL(18, 4))
+        WHEN a.currency IS NULL OR a.currency = p.currency THEN a.revenue
+        ELSE CAST(a.revenue * x.from_rate / x.to_rate AS DECIMAL(18, 4))
     END AS reporting_revenue,
     CASE
-        WHEN a.currency IS NULL OR a.currency = p.currency THEN a.margin_credit
-        ELSE CAST(a.margin_credit * x.from_rate / x.to_rate AS DECIMAL(18, 4))
+        WHEN a.currency IS NULL OR a.currency = p.currency THEN a.margin
+        ELSE CAST(a.margin * x.from_rate / x.to_rate AS DECIMAL(18, 4))
     END AS reporting_margin
-FROM attribution a
+FROM kpi_conversion_days a
 CROSS JOIN kpi_params p
-LEFT JOIN fx_reporting_rates x ON x."date" = CAST(a.conversion_ts AS DATE) AND x.currency = a.currency
+LEFT JOIN fx_reporting_rates x ON x."date" = a."date" AND x.currency = a.currency
 WHERE a.model = p.model
-  AND (p.from_date IS NULL OR CAST(a.conversion_ts AS DATE) >= p.from_date)
-  AND (p.to_date IS NULL OR CAST(a.conversion_ts AS DATE) <= p.to_date);
+  AND (p.from_date IS NULL OR a."date" >= p.from_date)
+  AND (p.to_date IS NULL OR a."date" <= p.to_date);
 
--- A touch's ad group is the one for the campaign its attribution row matched (journeys.sql:
--- the platform's click report, else utm_content).
 CREATE OR REPLACE VIEW kpi_conversions AS
 SELECT
     CASE p.group_by
-        WHEN 'channel' THEN a.channel
-        WHEN 'source_medium' THEN a.source || ' / ' || a.medium
-        WHEN 'campaign' THEN CASE
-            WHEN a.platform_campaign_id IS NOT NULL
-                THEN coalesce(ac.campaign_name, a.platform_campaign_id) || ' [' || a.platform || ']'
-            WHEN a.channel = '(none)' THEN '(none)'
-            ELSE coalesce(a.campaign, '(not set)')
-        END
-        WHEN 'ad_group' THEN CASE
-            WHEN a.platform_campaign_id IS NOT NULL
-                THEN coalesce(ac.campaign_name, a.platform_campaign_id) || ' / '
-                    || coalesce(ag.ad_group_name, tg.ad_group_id, '(no ad group)') || ' [' || a.platform || ']'
-            WHEN a.channel = '(none)' THEN '(none)'
-            ELSE coalesce(a.campaign, '(not set)')
-        END
-        WHEN 'platform' THEN coalesce(a.platform, CASE WHEN a.channel = '(none)' THEN '(none)' ELSE '(not paid)' END)
+        WHEN 'channel' THEN a.channel_key
+        WHEN 'source_medium' THEN a.source_medium_key
+        WHEN 'campaign' THEN a.campaign_key
+        WHEN 'ad_group' THEN a.ad_group_key
+        WHEN 'platform' THEN a.platform_key
     END AS group_key,
-    sum(CASE WHEN a.conversion_type = 'lead' THEN a.credit ELSE 0 END) AS leads,
-    sum(CASE WHEN a.conversion_type = 'deal_won' THEN a.credit ELSE 0 END) AS deals_won,
-    sum(CASE WHEN a.conversion_type = 'deal_won' THEN a.reporting_revenue END) AS revenue,
-    sum(CASE WHEN a.conversion_type = 'deal_won' THEN a.reporting_margin END) AS margin,
+    sum(a.leads) AS leads,
+    sum(a.deals_won) AS deals_won,
+    sum(a.reporting_revenue) AS revenue,
+    sum(a.reporting_margin) AS margin,
     sum(CASE WHEN a.without_rate THEN a.credit ELSE 0 END) AS conversions_without_rate
 FROM kpi_attribution a
 CROSS JOIN kpi_params p
-LEFT JOIN ad_campaigns ac ON ac.platform = a.platform AND ac.campaign_id = a.platform_campaign_id
-LEFT JOIN kpi_touch_ad_groups tg
-  ON tg.event_id = a.event_id AND tg.platform = a.platform AND tg.campaign_id = a.platform_campaign_id
-LEFT JOIN kpi_ad_groups ag
-  ON ag.platform = tg.platform AND ag.campaign_id = tg.campaign_id AND ag.ad_group_id = tg.ad_group_id
 GROUP BY 1;
 
 CREATE OR REPLACE VIEW kpi_groups AS

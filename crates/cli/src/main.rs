@@ -96,6 +96,10 @@ enum Command {
         /// Half-life of the time_decay model.
         #[arg(long, default_value_t = 7.0)]
         half_life_days: f64,
+        /// Do not write the KPI rollups after the job (KPIs are then computed from the
+        /// tables until a job writes them; used to time the attribution alone).
+        #[arg(long)]
+        no_rollups: bool,
     },
     /// Cost, leads, won deals, revenue, margin, CPL, CAC, ROAS and ROI per group, money in
     /// one reporting currency.
@@ -115,6 +119,10 @@ enum Command {
         /// tenant's fx_rates, else the one currency of all its costs and deals.
         #[arg(long)]
         currency: Option<String>,
+        /// Compute from the tables instead of the KPI rollups of the last job (which do not
+        /// yet hold costs or rates imported since: those imports drop them).
+        #[arg(long)]
+        live: bool,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -331,6 +339,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             rules,
             lookback_days,
             half_life_days,
+            no_rollups,
         } => {
             let lake = open_lake(&cli.lake)?;
             let mut engine = open_engine(&lake, &tenant, &rules).await?;
@@ -339,6 +348,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 half_life_days,
                 window: window_dates(&window)?
                     .and_then(|(from, to)| JobSettings::window_between(from, to)),
+                rollups: !no_rollups,
             };
             let report = engine.run_attribution(&settings).await?;
             println!(
@@ -349,6 +359,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 engine.tenant(),
                 report.manifest_version
             );
+            if let Some(rollups) = &report.rollups {
+                println!(
+                    "kpi rollups written: {}; rollups version {}",
+                    rollups
+                        .rows
+                        .iter()
+                        .map(|(name, rows)| format!("{name} {rows} rows"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    rollups.manifest_version
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Kpi {
@@ -358,6 +380,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             model,
             group_by,
             currency,
+            live,
             format,
         } => {
             let lake = open_lake(&cli.lake)?;
@@ -369,6 +392,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 from,
                 to,
                 currency,
+                live,
             };
             output::print(&engine.kpi(&query).await?, format)?;
             Ok(ExitCode::SUCCESS)

@@ -572,3 +572,120 @@ fn kpi_reports_one_currency_and_flags_costs_without_a_rate() {
     assert_eq!(decimal(total, "cost"), Decimal::from_str("111.21").unwrap());
     assert_eq!(total["costs_without_rate"], 0);
 }
+
+/// The manifests of the tenant's KPI rollups: (version, number of files listed).
+fn rollup_versions(lake: &Path, tenant: &str) -> Vec<(u64, usize)> {
+    let dir = lake.join(format!("_manifests/kpi_rollups/tenant={tenant}"));
+    let mut versions: Vec<(u64, usize)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    let manifest: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+                    let files = manifest["files"].as_object().unwrap();
+                    (
+                        manifest["version"].as_u64().unwrap(),
+                        files.values().map(|f| f.as_array().unwrap().len()).sum(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+}
+
+fn kpi_csv(lake: &Path, args: &[&str]) -> String {
+    let mut all = vec!["kpi", "--tenant", "acme", "--format", "csv"];
+    all.extend_from_slice(args);
+    ok(throughline(lake, &all))
+}
+
+#[test]
+fn kpis_read_the_jobs_rollups_which_a_cost_import_drops_until_the_next_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    import_samples(lake, "acme");
+    assert!(
+        rollup_versions(lake, "acme").is_empty(),
+        "no job yet, so no rollups (imports do not create them)"
+    );
+    let out = ok(throughline(lake, &["attribute", "--tenant", "acme"]));
+    assert!(out.contains("kpi rollups written"), "{out}");
+    assert_eq!(rollup_versions(lake, "acme"), vec![(1, 3)]);
+
+    // From the rollups and from the tables: the same report, for every model and grouping.
+    let groupings = [
+        "channel",
+        "source-medium",
+        "campaign",
+        "ad-group",
+        "platform",
+    ];
+    let cases = groupings
+        .iter()
+        .map(|g| ("last_non_direct", *g))
+        .chain(MODELS.iter().map(|m| (*m, "ad-group")));
+    for (model, group_by) in cases {
+        let args = ["--model", model, "--group-by", group_by];
+        let rolled_up = kpi_csv(lake, &args);
+        let live = kpi_csv(lake, &[&args[..], &["--live"]].concat());
+        assert_eq!(rolled_up, live, "{model} by {group_by}");
+    }
+
+    // A cost imported after the job: the rollups are dropped, so the answer has it at once.
+    let before = kpi_csv(lake, &["--group-by", "platform"]);
+    let extra = dir.path().join("late-cost.csv");
+    std::fs::write(
+        &extra,
+        "date,platform,account_id,campaign_id,campaign_name,ad_group_id,ad_group_name,ad_id,ad_name,impressions,clicks,cost,currency\n\
+         2026-08-02,tiktok,7000000001,1700000000001,Late campaign,,,,,10,1,123.45,UAH\n",
+    )
+    .unwrap();
+    ok(throughline(
+        lake,
+        &[
+            "import",
+            "--tenant",
+            "acme",
+            "--table",
+            "ad_costs",
+            extra.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        rollup_versions(lake, "acme"),
+        vec![(1, 3), (2, 0)],
+        "the import committed an empty rollups version"
+    );
+    let after = kpi_csv(lake, &["--group-by", "platform"]);
+    assert_ne!(before, after);
+    assert_eq!(after, kpi_csv(lake, &["--group-by", "platform", "--live"]));
+    let total_cost = |report: &str| -> Decimal {
+        let mut reader = csv::Reader::from_reader(report.as_bytes());
+        let rows: Vec<BTreeMap<String, String>> =
+            reader.deserialize().map(|r| r.unwrap()).collect();
+        let total = rows.iter().find(|r| r["group"] == "(total)").unwrap();
+        Decimal::from_str(&total["cost"]).unwrap()
+    };
+    assert_eq!(
+        total_cost(&after) - total_cost(&before),
+        Decimal::from_str("123.45").unwrap()
+    );
+
+    // The next job writes them again, with the new cost; `--no-rollups` writes none.
+    ok(throughline(lake, &["attribute", "--tenant", "acme"]));
+    assert_eq!(rollup_versions(lake, "acme").last(), Some(&(3, 3)));
+    assert_eq!(kpi_csv(lake, &["--group-by", "platform"]), after);
+    let out = ok(throughline(
+        lake,
+        &["attribute", "--tenant", "acme", "--no-rollups"],
+    ));
+    assert!(!out.contains("kpi rollups"), "{out}");
+    assert_eq!(rollup_versions(lake, "acme").len(), 3);
+    assert_eq!(
+        kpi_csv(lake, &["--group-by", "platform"]),
+        after,
+        "rollups older than the attribution: computed from the tables"
+    );
+}

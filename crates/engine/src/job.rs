@@ -1,20 +1,29 @@
 //! The attribution job: run the journey and model SQL for a window of conversion dates
 //! and publish the result as the tenant's `attribution` table in one atomic commit.
+//!
+//! The result is never held whole (about 30M rows at 100M touchpoints): it is streamed in
+//! conversion-time order, so its UTC conversion dates ascend, and each date's rows are
+//! written to their part file as soon as a later date appears (`PartWriter`). The files
+//! are committed together once the stream has ended; until then readers see the previous
+//! version. A job that fails after writing some files commits nothing and leaves those
+//! files behind unreferenced (see `throughline_lake`'s manifest commit).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, Date32Array, Float64Array, Int64Array, TimestampMicrosecondArray, UInt32Array,
+    Array, Date32Array, Float64Array, Int64Array, TimestampMicrosecondArray,
 };
-use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
-use throughline_model::field::utc_date_of;
+use futures::TryStreamExt;
+use throughline_lake::Lake;
+use throughline_model::TenantId;
+use throughline_model::field::{date_string, utc_date_of};
 
 use crate::session::ATTRIBUTION_TABLE;
 use crate::sql_files::{SqlFile, install_sql};
@@ -29,6 +38,8 @@ pub struct JobSettings {
     pub half_life_days: f64,
     /// Conversion dates (UTC, inclusive, days since epoch) to recompute; `None` = all.
     pub window: Option<(i32, i32)>,
+    /// Write the KPI rollups after the attribution commit (`Engine::write_kpi_rollups`).
+    pub rollups: bool,
 }
 
 impl Default for JobSettings {
@@ -37,6 +48,7 @@ impl Default for JobSettings {
             lookback_days: 30,
             half_life_days: 7.0,
             window: None,
+            rollups: true,
         }
     }
 }
@@ -91,6 +103,9 @@ pub struct AttributionReport {
     pub conversions: usize,
     pub partitions: usize,
     pub manifest_version: u64,
+    /// The KPI rollups written after the commit; `None` when not asked for or when an
+    /// import of costs or rates committed first (KPIs are then computed from the tables).
+    pub rollups: Option<crate::RollupReport>,
 }
 
 impl Engine {
@@ -102,40 +117,65 @@ impl Engine {
             self.lake.compact(table, &self.tenant).await?;
         }
         self.set_params(settings.params_batch()?)?;
+        // Writes the result's files; the stream has ended (or failed) when it returns.
         let outcome = self.attribute().await;
         // Put the views back (the reports read them live) and free the job's tables.
         install_sql(&self.ctx, SqlFile::Journeys).await?;
         install_sql(&self.ctx, SqlFile::Attribution).await?;
-        let (batches, conversions) = outcome?;
-        let by_date = split_by_conversion_date(&batches)?;
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        let partitions = by_date.len();
+        let (written, conversions) = outcome?;
+        let rows = written.rows;
+        let partitions = written.files.len();
         let manifest = self
             .lake
-            .commit_replace(ATTRIBUTION_TABLE, &self.tenant, settings.window, by_date)
+            .commit_files(
+                ATTRIBUTION_TABLE,
+                &self.tenant,
+                settings.window,
+                written.files,
+            )
             .await?;
         tracing::info!(tenant = %self.tenant, rows, conversions, partitions, version = manifest.version, "attribution committed");
         self.register_attribution().await?;
+        let rollups = match settings.rollups {
+            true => self.write_kpi_rollups().await?,
+            false => None,
+        };
         Ok(AttributionReport {
             rows,
             conversions,
             partitions,
             manifest_version: manifest.version,
+            rollups,
         })
     }
 
-    /// The job's result rows and its number of conversions. The views that later views
-    /// read more than once (or that cut the data down) are computed once, into memory, as
-    /// the SQL is installed, so DataFusion does not plan them again at every use.
-    async fn attribute(&self) -> Result<(Vec<RecordBatch>, usize)> {
+    /// Writes the job's result rows as uncommitted part files, one per conversion date, and
+    /// counts its conversions. The views that later views read more than once (or that
+    /// cut the data down) are computed once, into memory, as the SQL is installed, so
+    /// DataFusion does not plan them again at every use.
+    async fn attribute(&self) -> Result<(WrittenParts, usize)> {
+        tracing::info!("TLEXP start");
         install_materializing(&self.ctx, SqlFile::Journeys).await?;
+        tracing::info!("TLEXP journeys");
         install_materializing(&self.ctx, SqlFile::Attribution).await?;
-        let batches = self
+        tracing::info!("TLEXP attribution");
+        let mut stream = self
             .ctx
             .sql("SELECT * FROM attribution_result ORDER BY conversion_ts, conversion_id, model, position")
             .await?
-            .collect()
+            .execute_stream()
             .await?;
+        let mut writer = PartWriter::new(&self.lake, &self.tenant, &stream.schema())?;
+        let mut first = true;
+        while let Some(batch) = stream.try_next().await? {
+            if first {
+                tracing::info!("TLEXP first batch");
+                first = false;
+            }
+            writer.push(batch).await?;
+        }
+        tracing::info!("TLEXP stream end");
+        let written = writer.finish().await?;
         let conversions = self
             .ctx
             .sql("SELECT count(*) FROM window_conversions")
@@ -150,7 +190,112 @@ impl Engine {
                     .map(|a| a.value(0))
             })
             .unwrap_or(0) as usize;
-        Ok((batches, conversions))
+        Ok((written, conversions))
+    }
+}
+
+/// The part files a job run wrote, not yet committed.
+struct WrittenParts {
+    /// Partition date (`YYYY-MM-DD`) -> object keys, as in a manifest.
+    files: BTreeMap<String, Vec<String>>,
+    /// All result rows, with any whose conversion time is null (these are not written).
+    rows: usize,
+}
+
+/// Cuts the job's result, which arrives sorted by conversion time, into one part file per
+/// UTC conversion date, holding only the rows of the date being read.
+struct PartWriter<'a> {
+    lake: &'a Lake,
+    tenant: &'a TenantId,
+    /// Index of `conversion_ts` in the result's batches.
+    ts_column: usize,
+    /// The date being read and its rows so far (slices of the result's batches).
+    current: Option<(i32, Vec<RecordBatch>)>,
+    written: WrittenParts,
+}
+
+impl<'a> PartWriter<'a> {
+    fn new(lake: &'a Lake, tenant: &'a TenantId, schema: &Schema) -> Result<Self> {
+        let ts_column = schema
+            .index_of("conversion_ts")
+            .ok()
+            .filter(|&i| {
+                matches!(
+                    schema.field(i).data_type(),
+                    DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, _)
+                )
+            })
+            .ok_or_else(|| {
+                Error::Settings("attribution_result must have a microsecond conversion_ts".into())
+            })?;
+        Ok(Self {
+            lake,
+            tenant,
+            ts_column,
+            current: None,
+            written: WrittenParts {
+                files: BTreeMap::new(),
+                rows: 0,
+            },
+        })
+    }
+
+    /// Takes the next batch: its runs of rows of one date go to that date's buffer, and
+    /// the buffer of an earlier date is written out as soon as a later date begins.
+    async fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        self.written.rows += batch.num_rows();
+        let ts = batch
+            .column(self.ts_column)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or_else(|| {
+                Error::Settings("attribution_result must have a microsecond conversion_ts".into())
+            })?
+            .clone();
+        let date_of = |row: usize| (!ts.is_null(row)).then(|| utc_date_of(ts.value(row)));
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let date = date_of(start);
+            let mut end = start + 1;
+            while end < batch.num_rows() && date_of(end) == date {
+                end += 1;
+            }
+            // Rows without a conversion time belong to no partition (as before streaming).
+            if let Some(date) = date {
+                if self.current.as_ref().is_some_and(|(d, _)| *d != date) {
+                    self.flush().await?;
+                }
+                self.current
+                    .get_or_insert_with(|| (date, Vec::new()))
+                    .1
+                    .push(batch.slice(start, end - start));
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered date's rows to a new part file.
+    async fn flush(&mut self) -> Result<()> {
+        if let Some((date, batches)) = self.current.take() {
+            let path = self
+                .lake
+                .write_part(ATTRIBUTION_TABLE, self.tenant, date, &batches)
+                .await?;
+            // Sorted input gives one file per date; out of order, a date would get more.
+            self.written
+                .files
+                .entry(date_string(date))
+                .or_default()
+                .push(path.to_string());
+        }
+        Ok(())
+    }
+
+    /// Writes the last date's rows; the files to commit.
+    async fn finish(mut self) -> Result<WrittenParts> {
+        self.flush().await?;
+        Ok(self.written)
     }
 }
 
@@ -180,6 +325,7 @@ async fn install_materializing(ctx: &SessionContext, file: SqlFile) -> Result<()
         };
         ctx.execute_logical_plan(plan).await?.collect().await?;
         if let Some(name) = created.filter(|n| MATERIALIZED_VIEWS.contains(&n.table())) {
+            tracing::info!(view = %name, "TLEXP materializing");
             let frame = ctx.table(name.clone()).await?;
             let schema = Arc::new(frame.schema().as_arrow().clone());
             let partitions = frame.collect_partitioned().await?;
@@ -237,31 +383,4 @@ pub async fn attribute_tenant(
     }
     record(run).await;
     outcome
-}
-
-/// Groups result rows by the UTC date of their conversion: the output's partitions.
-fn split_by_conversion_date(batches: &[RecordBatch]) -> Result<BTreeMap<i32, Vec<RecordBatch>>> {
-    let mut by_date: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
-    for batch in batches {
-        let ts = batch
-            .column_by_name("conversion_ts")
-            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
-            .ok_or_else(|| {
-                Error::Settings("attribution_result must have a microsecond conversion_ts".into())
-            })?;
-        let mut indices: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
-        for row in 0..batch.num_rows() {
-            if !ts.is_null(row) {
-                indices
-                    .entry(utc_date_of(ts.value(row)))
-                    .or_default()
-                    .push(row as u32);
-            }
-        }
-        for (date, rows) in indices {
-            let part = take_record_batch(batch, &UInt32Array::from(rows))?;
-            by_date.entry(date).or_default().push(part);
-        }
-    }
-    Ok(by_date)
 }

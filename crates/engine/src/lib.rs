@@ -5,6 +5,7 @@
 mod error;
 mod job;
 mod reports;
+mod rollups;
 mod session;
 mod sql_files;
 mod udf;
@@ -14,6 +15,7 @@ pub use job::{AttributionReport, JobSettings, attribute_tenant};
 pub use reports::{
     DEFAULT_MODEL, FunnelGroup, FunnelReport, KPI_LOOKUPS, KpiGroup, KpiQuery, MODELS,
 };
+pub use rollups::RollupReport;
 pub use session::Engine;
 pub use sql_files::{SqlFile, install_sql};
 pub use udf::register_channel_functions;

@@ -32,6 +32,26 @@ pub const KPI_LOOKUPS: [(&str, &str); 3] = [
     ("kpi_fx_rates", "fx_rates"),
 ];
 
+/// Where the currencies of money are found: the tables, or the rollups written from them.
+#[derive(Debug, Clone, Copy)]
+struct MoneySources {
+    rates: &'static str,
+    costs: &'static str,
+    conversions: &'static str,
+}
+
+const TABLE_SOURCES: MoneySources = MoneySources {
+    rates: "fx_rates",
+    costs: "ad_costs",
+    conversions: "attribution",
+};
+
+const ROLLUP_SOURCES: MoneySources = MoneySources {
+    rates: "kpi_fx_rates",
+    costs: "kpi_cost_days",
+    conversions: "kpi_conversion_days",
+};
+
 /// The model KPIs use when none is asked for.
 pub const DEFAULT_MODEL: &str = "last_non_direct";
 
@@ -69,6 +89,9 @@ pub struct KpiQuery {
     /// `fx_rates`, else the one currency of all its costs and conversions
     /// ([`Engine::reporting_currency`]).
     pub currency: Option<String>,
+    /// Compute from the tables even when current rollups exist (e.g. costs imported after
+    /// the last job are not in the rollups until the next run).
+    pub live: bool,
 }
 
 impl Default for KpiQuery {
@@ -79,6 +102,7 @@ impl Default for KpiQuery {
             from: None,
             to: None,
             currency: None,
+            live: false,
         }
     }
 }
@@ -144,14 +168,31 @@ impl Engine {
         self.require_attribution()?;
         // Checks the model before looking at the data for a currency.
         query.params_batch()?;
-        let (currency, may_convert) = self.resolve_currency(query.currency.as_deref()).await?;
+        let rollups = match query.live {
+            true => None,
+            false => self.current_rollups().await?,
+        };
+        let (currency, may_convert) = match &rollups {
+            Some(rollups) => {
+                self.register_rollups(rollups).await?;
+                self.resolve_currency(query.currency.as_deref(), ROLLUP_SOURCES)
+                    .await?
+            }
+            None => {
+                self.resolve_currency(query.currency.as_deref(), TABLE_SOURCES)
+                    .await?
+            }
+        };
         let query = KpiQuery {
             currency,
             ..query.clone()
         };
         self.set_params(query.params_batch()?)?;
-        self.install_lookups(query.group_by == KpiGroup::AdGroup, may_convert)
-            .await?;
+        if rollups.is_none() {
+            self.install_lookups(query.group_by == KpiGroup::AdGroup, may_convert)
+                .await?;
+            install_sql(&self.ctx, SqlFile::Rollups).await?;
+        }
         install_sql(&self.ctx, SqlFile::Kpi).await?;
         let report = self
             .ctx
@@ -169,7 +210,7 @@ impl Engine {
     /// by ad group (they read every touchpoint), the rates only when some money may need
     /// converting. An unneeded one is its view `WHERE false`, which planning removes with
     /// the scans below it; a filter on the `kpi_params` table would not be known there.
-    async fn install_lookups(&self, ad_groups: bool, rates: bool) -> Result<()> {
+    pub(crate) async fn install_lookups(&self, ad_groups: bool, rates: bool) -> Result<()> {
         for (view, source) in KPI_LOOKUPS {
             let wanted = if view == "kpi_fx_rates" {
                 rates
@@ -192,28 +233,36 @@ impl Engine {
     /// single base of the tenant's `fx_rates`; else the one currency every ad cost and
     /// every conversion has. `None` when no cost or conversion carries money at all.
     pub async fn reporting_currency(&self, asked: Option<&str>) -> Result<Option<String>> {
-        Ok(self.resolve_currency(asked).await?.0)
+        Ok(self.resolve_currency(asked, TABLE_SOURCES).await?.0)
     }
 
     /// The reporting currency, and whether any money may be in another currency (false
     /// when it was chosen as the one currency of all the money).
-    async fn resolve_currency(&self, asked: Option<&str>) -> Result<(Option<String>, bool)> {
+    async fn resolve_currency(
+        &self,
+        asked: Option<&str>,
+        sources: MoneySources,
+    ) -> Result<(Option<String>, bool)> {
         if let Some(code) = asked {
             return parse_currency("currency", code)
                 .map(|code| (Some(code), true))
                 .map_err(|e| Error::ReportingCurrency(e.reason));
         }
         let bases = self
-            .texts("SELECT DISTINCT base FROM fx_rates ORDER BY 1")
+            .texts(&format!(
+                "SELECT DISTINCT base FROM {} ORDER BY 1",
+                sources.rates
+            ))
             .await?;
         if let [base] = bases.as_slice() {
             return Ok((Some(base.clone()), true));
         }
         let found = self
-            .texts(
-                "SELECT currency FROM ad_costs UNION \
-                 SELECT currency FROM attribution WHERE currency IS NOT NULL ORDER BY 1",
-            )
+            .texts(&format!(
+                "SELECT currency FROM {} UNION \
+                 SELECT currency FROM {} WHERE currency IS NOT NULL ORDER BY 1",
+                sources.costs, sources.conversions
+            ))
             .await?;
         match found.as_slice() {
             [] => Ok((None, false)),

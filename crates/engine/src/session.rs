@@ -41,10 +41,14 @@ impl Engine {
     /// Opens a tenant's tables. `rules` are the channel rules (`ChannelRules::builtin()`
     /// unless the user passed a file).
     pub async fn open(lake: &Lake, tenant: &TenantId, rules: Arc<ChannelRules>) -> Result<Self> {
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(true);
-        let ctx = SessionContext::new_with_config_rt(config, runtime_from_env()?);
+        let memory_limit = memory_limit_from_env()?;
+        if let Some(pool_bytes) = memory_limit {
+            tune_for_memory_limit(&mut config, pool_bytes);
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime(memory_limit)?);
         let (root, prefix) = lake.root_store();
         ctx.register_object_store(&Url::parse(LAKE_URL).expect("valid constant URL"), root);
         let lake_url = format!("{LAKE_URL}{prefix}");
@@ -139,17 +143,43 @@ impl Engine {
     }
 }
 
-/// Memory for query execution: unbounded, unless `THROUGHLINE_MEMORY_LIMIT` (bytes, or with
-/// a K, M or G suffix, binary) sets a pool; then sorts and aggregations spill to
-/// `THROUGHLINE_SPILL_DIR` (default: the OS temp directory) once their fair share is used.
-fn runtime_from_env() -> Result<Arc<RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new();
-    if let Ok(limit) = std::env::var("THROUGHLINE_MEMORY_LIMIT") {
-        let bytes = parse_bytes(&limit).ok_or_else(|| {
+/// The memory pool size set by `THROUGHLINE_MEMORY_LIMIT` (bytes, or with a K, M or G
+/// suffix, binary), if any.
+fn memory_limit_from_env() -> Result<Option<usize>> {
+    match std::env::var("THROUGHLINE_MEMORY_LIMIT") {
+        Ok(limit) => parse_bytes(&limit).map(Some).ok_or_else(|| {
             Error::Settings(format!(
                 "THROUGHLINE_MEMORY_LIMIT={limit:?}: expected bytes, e.g. 3221225472 or 3G"
             ))
-        })?;
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Plans that fit a bounded pool, applied only when one is set (the unbounded default keeps
+/// DataFusion's defaults). Measured on the attribution job, see docs/BENCHMARKS.md.
+/// - `datafusion.sql_parser.map_string_types_to_utf8view = false`: `VARCHAR` in the SQL
+///   (`CAST(NULL AS VARCHAR)`) plans as `Utf8`, not `Utf8View`. A view array taken or
+///   sliced from a large batch keeps, and is charged for, all of that batch's string
+///   buffers: a sort was asked for 160-330 MB for a first batch of a few MB and failed in
+///   any pool under 1 GiB. The result's values are the same; its files store those
+///   columns as `string` instead of `string_view` in their Arrow schema.
+/// - `datafusion.optimizer.hash_join_single_partition_threshold` = a quarter of the pool: a
+///   hash join one of whose sides is known to be smaller than that builds its
+///   (unspillable) table on that side, where the default (1 MiB) left the job's last join
+///   building on its large windowed side, whose size the planner does not know.
+fn tune_for_memory_limit(config: &mut SessionConfig, pool_bytes: usize) {
+    let options = config.options_mut();
+    options.sql_parser.map_string_types_to_utf8view = false;
+    options.optimizer.hash_join_single_partition_threshold = pool_bytes / 4;
+}
+
+/// Memory for query execution: unbounded, unless a limit is given; then operators that
+/// can spill (sorts, aggregations) spill to `THROUGHLINE_SPILL_DIR` (default: the OS temp
+/// directory) once their fair share of the pool is used.
+fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>> {
+    let mut builder = RuntimeEnvBuilder::new();
+    if let Some(bytes) = memory_limit {
         builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(
             FairSpillPool::new(bytes),
             std::num::NonZeroUsize::new(5).expect("non-zero"),

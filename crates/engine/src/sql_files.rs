@@ -10,6 +10,7 @@ use crate::Result;
 pub enum SqlFile {
     Journeys,
     Attribution,
+    Rollups,
     Kpi,
     Funnel,
     Customers,
@@ -20,6 +21,7 @@ impl SqlFile {
         match self {
             SqlFile::Journeys => include_str!("../../../sql/journeys.sql"),
             SqlFile::Attribution => include_str!("../../../sql/attribution.sql"),
+            SqlFile::Rollups => include_str!("../../../sql/rollups.sql"),
             SqlFile::Kpi => include_str!("../../../sql/kpi.sql"),
             SqlFile::Funnel => include_str!("../../../sql/funnel.sql"),
             SqlFile::Customers => include_str!("../../../sql/customers.sql"),

@@ -148,13 +148,14 @@ async fn production_like_session() -> Result<SessionContext, BoxError> {
         .as_arrow()
         .clone();
     register_empty(&ctx, "attribution", attribution)?;
-    // kpi.sql's lookups in full; the engine empties those a query cannot need.
+    // rollups.sql's and kpi.sql's lookups in full; the engine empties those a query cannot need.
     for (view, source) in KPI_LOOKUPS {
         ctx.sql(&format!("CREATE VIEW {view} AS SELECT * FROM {source}"))
             .await?
             .collect()
             .await?;
     }
+    install_sql(&ctx, SqlFile::Rollups).await?;
     install_sql(&ctx, SqlFile::Kpi).await?;
     install_sql(&ctx, SqlFile::Funnel).await?;
     install_sql(&ctx, SqlFile::Customers).await?;

@@ -14,6 +14,7 @@ mod error;
 mod layout;
 mod manifest;
 mod parquet_io;
+mod rollups;
 pub mod state;
 mod store;
 
@@ -22,7 +23,8 @@ pub use compact::CompactionReport;
 pub use error::{Error, Result};
 pub use layout::{partition_prefix, raw_file, table_prefix};
 pub use manifest::Manifest;
-pub use parquet_io::{read_parquet, write_parquet};
+pub use parquet_io::{read_parquet, read_parquet_file, write_parquet};
+pub use rollups::{ROLLED_UP_TABLES, ROLLUPS_TABLE};
 pub use store::{AppendReport, Lake};
 
 /// The state store for this deployment: DynamoDB when `THROUGHLINE_STATE_TABLE` names a

@@ -1,8 +1,11 @@
 //! Job outputs are published by a manifest commit, the way table formats do it: data files
-//! are written under unique names first, then a new manifest version naming the complete
-//! file set is created with put-if-absent. Readers take the newest manifest, so they see
-//! the old result or the new one, never a mix; a crash before the commit leaves only
-//! unreferenced files. Files replaced by a commit are deleted after it.
+//! are written under unique names first (`Lake::write_part`, one partition at a time, so a
+//! job can stream its result), then a new manifest version naming the complete file set is
+//! created with put-if-absent (`Lake::commit_files`). Readers take the newest manifest, so
+//! they see the old result or the new one, never a mix. A crash or an error between the
+//! writes and the commit (the job failing, the commit losing every retry) leaves the
+//! written files behind unreferenced: invisible to readers, and not cleaned up here. Files
+//! replaced by a commit are deleted after it.
 
 use std::collections::BTreeMap;
 
@@ -66,7 +69,8 @@ impl Lake {
     }
 
     /// Replaces a job output's partitions atomically. Partitions in `replaced_dates` (or all,
-    /// when `None`) are dropped and `batches` (grouped by partition date) take their place.
+    /// when `None`) are dropped and `batches` (grouped by partition date) take their place:
+    /// `write_part` for each date, then `commit_files`, for results small enough to hold.
     pub async fn commit_replace(
         &self,
         table: &str,
@@ -74,18 +78,47 @@ impl Lake {
         replaced_dates: Option<(i32, i32)>,
         batches: BTreeMap<i32, Vec<RecordBatch>>,
     ) -> Result<Manifest> {
-        let mut new_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (date, date_batches) in &batches {
             if date_batches.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
-            let path = layout::new_part_file(table, tenant, *date);
-            self.put(&path, write_parquet(date_batches)?).await?;
-            new_files
+            let path = self.write_part(table, tenant, *date, date_batches).await?;
+            files
                 .entry(date_string(*date))
                 .or_default()
                 .push(path.to_string());
         }
+        self.commit_files(table, tenant, replaced_dates, files)
+            .await
+    }
+
+    /// Writes one partition's rows of a job output as a new part file (`batches` must not
+    /// be empty) and returns its key. Nobody reads it until `commit_files` names it; if that
+    /// never happens the file stays behind unreferenced.
+    pub async fn write_part(
+        &self,
+        table: &str,
+        tenant: &TenantId,
+        date: i32,
+        batches: &[RecordBatch],
+    ) -> Result<Path> {
+        let path = layout::new_part_file(table, tenant, date);
+        self.put(&path, write_parquet(batches)?).await?;
+        Ok(path)
+    }
+
+    /// Publishes already-written files in one atomic commit: the partitions (keys, dates as
+    /// `YYYY-MM-DD`) of the newest manifest in `replaced_dates` (or all, when `None`) are
+    /// dropped and `new_files` (partition -> object keys) take their place. Retries when another commit wins the
+    /// race to the next version; files the new version no longer names are deleted after it.
+    pub async fn commit_files(
+        &self,
+        table: &str,
+        tenant: &TenantId,
+        replaced_dates: Option<(i32, i32)>,
+        new_files: BTreeMap<String, Vec<String>>,
+    ) -> Result<Manifest> {
         let in_scope = |date: &str| match replaced_dates {
             None => true,
             Some((from, to)) => {
@@ -104,30 +137,8 @@ impl Lake {
                 .map(|(d, f)| (d.clone(), f.clone()))
                 .collect();
             files.extend(new_files.clone());
-            let next = Manifest {
-                version: previous.version + 1,
-                committed_at: chrono::Utc::now().to_rfc3339(),
-                files,
-            };
-            let body = serde_json::to_vec_pretty(&next).expect("a manifest always serialises");
-            let put = self
-                .store()
-                .put_opts(
-                    &version_path(table, tenant, next.version),
-                    PutPayload::from(body),
-                    PutOptions {
-                        mode: PutMode::Create,
-                        ..Default::default()
-                    },
-                )
-                .await;
-            match put {
-                Ok(_) => {
-                    self.delete_replaced(&previous, &next).await;
-                    return Ok(next);
-                }
-                Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(e.into()),
+            if let Some(next) = self.try_commit(table, tenant, &previous, files).await? {
+                return Ok(next);
             }
         }
         Err(Error::CommitConflict {
@@ -136,15 +147,56 @@ impl Lake {
         })
     }
 
+    /// Creates the version after `previous` naming exactly `files`, then deletes what only
+    /// `previous` named. `None` when another commit created that version first.
+    pub(crate) async fn try_commit(
+        &self,
+        table: &str,
+        tenant: &TenantId,
+        previous: &Manifest,
+        files: BTreeMap<String, Vec<String>>,
+    ) -> Result<Option<Manifest>> {
+        let next = Manifest {
+            version: previous.version + 1,
+            committed_at: chrono::Utc::now().to_rfc3339(),
+            files,
+        };
+        let body = serde_json::to_vec_pretty(&next).expect("a manifest always serialises");
+        let put = self
+            .store()
+            .put_opts(
+                &version_path(table, tenant, next.version),
+                PutPayload::from(body),
+                PutOptions {
+                    mode: PutMode::Create,
+                    ..Default::default()
+                },
+            )
+            .await;
+        match put {
+            Ok(_) => {
+                self.delete_replaced(previous, &next).await;
+                Ok(Some(next))
+            }
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Deletes files that the previous version referenced and the new one does not. A
     /// failed delete only leaves an unreferenced file behind, so it is logged, not raised.
     async fn delete_replaced(&self, previous: &Manifest, next: &Manifest) {
-        use object_store::ObjectStoreExt;
         let kept: std::collections::HashSet<&str> = next.all_files().collect();
         for file in previous.all_files().filter(|f| !kept.contains(f)) {
-            if let Err(e) = self.store().delete(&Path::from(file)).await {
-                tracing::warn!(file, error = %e, "could not delete a replaced file");
-            }
+            self.delete_unreferenced(file).await;
+        }
+    }
+
+    /// Deletes a file no manifest names (any more); a failure is logged, not raised.
+    pub(crate) async fn delete_unreferenced(&self, file: &str) {
+        use object_store::ObjectStoreExt;
+        if let Err(e) = self.store().delete(&Path::from(file)).await {
+            tracing::warn!(file, error = %e, "could not delete an unreferenced file");
         }
     }
 }
@@ -152,6 +204,7 @@ impl Lake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parquet_io::read_parquet;
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
@@ -205,6 +258,84 @@ mod tests {
             lake.current_manifest("attribution", &tenant).await.unwrap(),
             Some(second)
         );
+    }
+
+    #[tokio::test]
+    async fn written_parts_are_invisible_until_committed_and_replace_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let tenant = TenantId::parse("t1").unwrap();
+        let first = lake
+            .commit_replace(
+                "attribution",
+                &tenant,
+                None,
+                BTreeMap::from([(1, vec![batch(&[1])]), (2, vec![batch(&[2])])]),
+            )
+            .await
+            .unwrap();
+
+        // A streaming job writes its dates one by one: nothing shows until the commit.
+        let day2 = lake
+            .write_part("attribution", &tenant, 2, &[batch(&[3]), batch(&[4])])
+            .await
+            .unwrap();
+        let day3 = lake
+            .write_part("attribution", &tenant, 3, &[batch(&[5])])
+            .await
+            .unwrap();
+        assert!(
+            day2.as_ref()
+                .starts_with("tables/attribution/tenant=t1/date=1970-01-03/")
+        );
+        assert_eq!(
+            lake.current_manifest("attribution", &tenant).await.unwrap(),
+            Some(first.clone()),
+            "written, not committed: readers still see the previous version"
+        );
+
+        let committed = lake
+            .commit_files(
+                "attribution",
+                &tenant,
+                Some((2, 3)),
+                BTreeMap::from([
+                    ("1970-01-03".to_owned(), vec![day2.to_string()]),
+                    ("1970-01-04".to_owned(), vec![day3.to_string()]),
+                ]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(committed.version, 2);
+        assert_eq!(committed.files["1970-01-02"], first.files["1970-01-02"]);
+        assert_eq!(committed.files["1970-01-03"], vec![day2.to_string()]);
+        assert_eq!(committed.files["1970-01-04"], vec![day3.to_string()]);
+        let body = lake.get(&day2).await.unwrap();
+        let rows: usize = read_parquet(body, None)
+            .unwrap()
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum();
+        assert_eq!(rows, 2, "all of a date's batches in its one file");
+        let on_disk: Vec<String> = lake
+            .list_files(&layout::table_prefix("attribution", &tenant))
+            .await
+            .unwrap()
+            .iter()
+            .map(Path::to_string)
+            .collect();
+        let mut named: Vec<String> = committed.all_files().map(str::to_owned).collect();
+        named.sort();
+        assert_eq!(on_disk, named, "the replaced day-2 file is deleted");
+
+        // A job that fails after writing leaves its file unreferenced, and no new version.
+        let orphan = lake
+            .write_part("attribution", &tenant, 1, &[batch(&[6])])
+            .await
+            .unwrap();
+        let current = lake.current_manifest("attribution", &tenant).await.unwrap();
+        assert_eq!(current, Some(committed));
+        assert!(!current.unwrap().all_files().any(|f| f == orphan.as_ref()));
     }
 
     #[tokio::test]

@@ -29,6 +29,14 @@ pub fn write_parquet(batches: &[RecordBatch]) -> Result<Bytes> {
     Ok(Bytes::from(buffer))
 }
 
+/// Reads a whole Parquet file with its schema (known even when it holds no rows).
+pub fn read_parquet_file(file: Bytes) -> Result<(arrow::datatypes::SchemaRef, Vec<RecordBatch>)> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let schema = builder.schema().clone();
+    let batches = builder.build()?.collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
+}
+
 /// Reads a Parquet file, optionally only the named columns.
 pub fn read_parquet(file: Bytes, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?;

@@ -176,6 +176,9 @@ impl Lake {
             self.put(&path, write_parquet(&[batch])?).await?;
             report.stored += fresh.len();
         }
+        if report.stored > 0 {
+            self.rows_changed(table, tenant).await?;
+        }
         Ok(report)
     }
 
@@ -198,6 +201,9 @@ impl Lake {
             let path = layout::new_part_file(table.name(), tenant, date);
             self.put(&path, write_parquet(&[batch])?).await?;
             written.push(path);
+        }
+        if !written.is_empty() {
+            self.rows_changed(table, tenant).await?;
         }
         Ok(written)
     }
@@ -227,14 +233,25 @@ impl Lake {
             });
         }
         if rows.is_empty() {
-            return match self.store.delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(e.into()),
-            };
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let refs: Vec<&Row> = rows.iter().collect();
+            self.put(&path, write_parquet(&[rows_to_batch(table, &refs)?])?)
+                .await?;
         }
-        let refs: Vec<&Row> = rows.iter().collect();
-        self.put(&path, write_parquet(&[rows_to_batch(table, &refs)?])?)
-            .await
+        self.rows_changed(table, tenant).await
+    }
+
+    /// After rows of `table` were written: drops the KPI rollups when they sum that table
+    /// (after the write, so a job that read the old rows cannot commit rollups over it).
+    async fn rows_changed(&self, table: Table, tenant: &TenantId) -> Result<()> {
+        if crate::rollups::ROLLED_UP_TABLES.contains(&table) {
+            self.drop_rollups(tenant).await?;
+        }
+        Ok(())
     }
 
     /// Keys of the rows already stored in one date partition.

@@ -103,6 +103,15 @@ async fn kpi(
         from: date_param(&params, "from")?,
         to: date_param(&params, "to")?,
         currency: params.get("currency").cloned(),
+        live: match params.get("live").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "live {other:?}: use true or false"
+                )));
+            }
+        },
     };
     let batches = engine.kpi(&query).await.map_err(engine_error)?;
     respond(&batches, &params)
