@@ -154,11 +154,8 @@ impl Engine {
     /// cut the data down) are computed once, into memory, as the SQL is installed, so
     /// DataFusion does not plan them again at every use.
     async fn attribute(&self) -> Result<(WrittenParts, usize)> {
-        tracing::info!("TLEXP start");
         install_materializing(&self.ctx, SqlFile::Journeys).await?;
-        tracing::info!("TLEXP journeys");
         install_materializing(&self.ctx, SqlFile::Attribution).await?;
-        tracing::info!("TLEXP attribution");
         let mut stream = self
             .ctx
             .sql("SELECT * FROM attribution_result ORDER BY conversion_ts, conversion_id, model, position")
@@ -166,15 +163,9 @@ impl Engine {
             .execute_stream()
             .await?;
         let mut writer = PartWriter::new(&self.lake, &self.tenant, &stream.schema())?;
-        let mut first = true;
         while let Some(batch) = stream.try_next().await? {
-            if first {
-                tracing::info!("TLEXP first batch");
-                first = false;
-            }
             writer.push(batch).await?;
         }
-        tracing::info!("TLEXP stream end");
         let written = writer.finish().await?;
         let conversions = self
             .ctx
@@ -218,16 +209,7 @@ impl<'a> PartWriter<'a> {
     fn new(lake: &'a Lake, tenant: &'a TenantId, schema: &Schema) -> Result<Self> {
         let ts_column = schema
             .index_of("conversion_ts")
-            .ok()
-            .filter(|&i| {
-                matches!(
-                    schema.field(i).data_type(),
-                    DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, _)
-                )
-            })
-            .ok_or_else(|| {
-                Error::Settings("attribution_result must have a microsecond conversion_ts".into())
-            })?;
+            .map_err(|_| Error::Settings("attribution_result must have a conversion_ts".into()))?;
         Ok(Self {
             lake,
             tenant,
@@ -325,7 +307,6 @@ async fn install_materializing(ctx: &SessionContext, file: SqlFile) -> Result<()
         };
         ctx.execute_logical_plan(plan).await?.collect().await?;
         if let Some(name) = created.filter(|n| MATERIALIZED_VIEWS.contains(&n.table())) {
-            tracing::info!(view = %name, "TLEXP materializing");
             let frame = ctx.table(name.clone()).await?;
             let schema = Arc::new(frame.schema().as_arrow().clone());
             let partitions = frame.collect_partitioned().await?;
@@ -383,4 +364,95 @@ pub async fn attribute_tenant(
     }
     record(run).await;
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::TimeUnit;
+
+    const DAY: i64 = 86_400_000_000;
+
+    fn batch(rows: &[(Option<i64>, &str)]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("conversion_id", DataType::Utf8, false),
+            Field::new(
+                "conversion_ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(
+                    TimestampMicrosecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                        .with_timezone("UTC"),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    async fn ids_in(lake: &Lake, file: &str) -> Vec<String> {
+        let body = lake.get(&file.into()).await.unwrap();
+        throughline_lake::read_parquet(body, Some(&["conversion_id"]))
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                let ids = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                ids.iter()
+                    .map(|v| v.unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sorted_rows_are_cut_into_one_uncommitted_file_per_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let tenant = TenantId::parse("t1").unwrap();
+        let schema = batch(&[]).schema();
+        let mut writer = PartWriter::new(&lake, &tenant, &schema).unwrap();
+        // Day 1 spans two batches, the second batch crosses into day 2 and day 4; day 3
+        // has no rows; a null conversion time is counted but written nowhere.
+        writer
+            .push(batch(&[(Some(DAY + 1), "a"), (Some(DAY + 2), "b")]))
+            .await
+            .unwrap();
+        writer
+            .push(batch(&[
+                (Some(2 * DAY - 1), "c"),
+                (Some(2 * DAY), "d"),
+                (Some(4 * DAY + 5), "e"),
+            ]))
+            .await
+            .unwrap();
+        writer.push(batch(&[])).await.unwrap();
+        writer
+            .push(batch(&[(Some(4 * DAY + 6), "f"), (None, "g")]))
+            .await
+            .unwrap();
+        let written = writer.finish().await.unwrap();
+
+        assert_eq!(written.rows, 7);
+        let dates: Vec<&str> = written.files.keys().map(String::as_str).collect();
+        assert_eq!(dates, ["1970-01-02", "1970-01-03", "1970-01-05"]);
+        let mut ids = Vec::new();
+        for files in written.files.values() {
+            assert_eq!(files.len(), 1, "one file per date");
+            ids.push(ids_in(&lake, &files[0]).await);
+        }
+        assert_eq!(ids, [vec!["a", "b", "c"], vec!["d"], vec!["e", "f"]]);
+        assert_eq!(
+            lake.current_manifest(ATTRIBUTION_TABLE, &tenant)
+                .await
+                .unwrap(),
+            None,
+            "written, not committed"
+        );
+    }
 }

@@ -161,8 +161,8 @@ fn memory_limit_from_env() -> Result<Option<usize>> {
 /// - `datafusion.sql_parser.map_string_types_to_utf8view = false`: `VARCHAR` in the SQL
 ///   (`CAST(NULL AS VARCHAR)`) plans as `Utf8`, not `Utf8View`. A view array taken or
 ///   sliced from a large batch keeps, and is charged for, all of that batch's string
-///   buffers: a sort was asked for 160-330 MB for a first batch of a few MB and failed in
-///   any pool under 1 GiB. The result's values are the same; its files store those
+///   buffers: a sort was asked for 160-330 MB for a first batch of a few MB and failed
+///   with pools of 1 GiB and less. The result's values are the same; its files store those
 ///   columns as `string` instead of `string_view` in their Arrow schema.
 /// - `datafusion.optimizer.hash_join_single_partition_threshold` = a quarter of the pool: a
 ///   hash join one of whose sides is known to be smaller than that builds its
@@ -227,7 +227,31 @@ fn input_table(lake_url: &str, table: Table, tenant: &TenantId) -> Result<Arc<dy
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use super::{parse_bytes, tune_for_memory_limit};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    #[tokio::test]
+    async fn a_memory_limit_plans_varchar_as_utf8_and_small_sides_as_build_sides() {
+        let mut config = SessionConfig::new();
+        tune_for_memory_limit(&mut config, 512 << 20);
+        assert_eq!(
+            config
+                .options()
+                .optimizer
+                .hash_join_single_partition_threshold,
+            128 << 20
+        );
+        let ctx = SessionContext::new_with_config(config);
+        let frame = ctx.sql("SELECT CAST(NULL AS VARCHAR) AS s").await.unwrap();
+        assert_eq!(frame.schema().field(0).data_type(), &DataType::Utf8);
+        let unbounded = SessionContext::new();
+        let frame = unbounded
+            .sql("SELECT CAST(NULL AS VARCHAR) AS s")
+            .await
+            .unwrap();
+        assert_eq!(frame.schema().field(0).data_type(), &DataType::Utf8View);
+    }
 
     #[test]
     fn memory_limits_read_as_bytes() {
