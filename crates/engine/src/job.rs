@@ -112,6 +112,8 @@ impl Engine {
     /// Computes attribution for every model and replaces the window's partitions of the
     /// `attribution` table atomically.
     pub async fn run_attribution(&mut self, settings: &JobSettings) -> Result<AttributionReport> {
+        // Installed before the job replaces some of them, so re-installing restores all.
+        self.views().await?;
         // Ingest writes a file per request: merge them (dropping retried duplicates) first.
         for table in throughline_model::table::Table::ALL {
             self.lake.compact(table, &self.tenant).await?;

@@ -189,6 +189,7 @@ impl Engine {
         };
         self.set_params(query.params_batch()?)?;
         if rollups.is_none() {
+            self.views().await?;
             self.install_lookups(query.group_by == KpiGroup::AdGroup, may_convert)
                 .await?;
             install_sql(&self.ctx, SqlFile::Rollups).await?;
@@ -297,6 +298,7 @@ impl Engine {
     }
 
     pub async fn funnel(&self, group_by: FunnelGroup) -> Result<FunnelReport> {
+        self.views().await?;
         let name = match group_by {
             FunnelGroup::All => "all",
             FunnelGroup::Channel => {
@@ -335,6 +337,7 @@ impl Engine {
     /// Customers, repeat purchases and LTV by acquisition channel (first touch).
     pub async fn ltv(&self) -> Result<Vec<RecordBatch>> {
         self.require_attribution()?;
+        self.views().await?;
         let report = self
             .ctx
             .sql("SELECT * FROM ltv_report ORDER BY revenue DESC, acquisition_channel")
@@ -346,6 +349,7 @@ impl Engine {
 
     /// Runs one read-only query over the tenant's tables and views.
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        self.views().await?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

@@ -46,6 +46,7 @@ impl Engine {
             .await?
             .map_or(0, |m| m.version);
         // Every grouping's keys are summed, so the ad group lookups are needed in full.
+        self.views().await?;
         self.install_lookups(true, true).await?;
         install_sql(&self.ctx, SqlFile::Rollups).await?;
         let mut files = Vec::new();

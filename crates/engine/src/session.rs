@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
@@ -35,7 +35,17 @@ pub struct Engine {
     pub(crate) lake: Lake,
     pub(crate) tenant: TenantId,
     pub(crate) has_attribution: bool,
+    /// The views of journeys.sql, attribution.sql and customers.sql, installed at their
+    /// first use ([`Engine::views`]): planning them is most of opening an engine, and a
+    /// KPI answer from the rollups needs none of them.
+    views: tokio::sync::OnceCell<()>,
 }
+
+/// The schema of `attribution_result`, the same for every tenant (it depends on the SQL
+/// and on whether text is planned as Utf8View, which a memory limit turns off): worked
+/// out once per process and setting.
+static ATTRIBUTION_SCHEMA: [std::sync::OnceLock<SchemaRef>; 2] =
+    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
 
 impl Engine {
     /// Opens a tenant's tables. `rules` are the channel rules (`ChannelRules::builtin()`
@@ -61,16 +71,52 @@ impl Engine {
             lake: lake.clone(),
             tenant: tenant.clone(),
             has_attribution: false,
+            views: tokio::sync::OnceCell::new(),
         };
         engine.set_params(JobSettings::default().params_batch()?)?;
         engine.set_params(KpiQuery::default().params_batch()?)?;
         engine.set_params(crate::reports::funnel_params("all")?)?;
-        install_sql(&engine.ctx, SqlFile::Journeys).await?;
-        install_sql(&engine.ctx, SqlFile::Attribution).await?;
         engine.register_attribution().await?;
         Ok(engine)
     }
 
+    /// Installs the views of journeys.sql, attribution.sql and customers.sql, once.
+    pub(crate) async fn views(&self) -> Result<()> {
+        self.views
+            .get_or_try_init(|| async {
+                install_sql(&self.ctx, SqlFile::Journeys).await?;
+                install_sql(&self.ctx, SqlFile::Attribution).await?;
+                install_sql(&self.ctx, SqlFile::Customers).await
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The schema of `attribution_result`: of the views, installed here if need be.
+    async fn attribution_schema(&self) -> Result<SchemaRef> {
+        let string_views = self
+            .ctx
+            .state()
+            .config()
+            .options()
+            .sql_parser
+            .map_string_types_to_utf8view;
+        let cached = &ATTRIBUTION_SCHEMA[usize::from(string_views)];
+        if let Some(schema) = cached.get() {
+            return Ok(schema.clone());
+        }
+        if !self.views.initialized() {
+            // Customers' views need the attribution table this schema is for: not yet.
+            install_sql(&self.ctx, SqlFile::Journeys).await?;
+            install_sql(&self.ctx, SqlFile::Attribution).await?;
+        }
+        let frame = self.ctx.table("attribution_result").await?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        Ok(cached.get_or_init(|| schema).clone())
+    }
+
+    /// The session, with the tenant's tables; the SQL views are installed at their first
+    /// use by a report (or [`Engine::sql`]).
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
@@ -93,14 +139,7 @@ impl Engine {
             .map(str::to_owned)
             .collect();
         // The files were written from this view's plan, so its schema is theirs: no inference.
-        let schema = Arc::new(
-            self.ctx
-                .table("attribution_result")
-                .await?
-                .schema()
-                .as_arrow()
-                .clone(),
-        );
+        let schema = self.attribution_schema().await?;
         let provider: Arc<dyn TableProvider> = if files.is_empty() {
             Arc::new(MemTable::try_new(schema, vec![vec![]])?)
         } else {
@@ -121,7 +160,9 @@ impl Engine {
         self.ctx.deregister_table(ATTRIBUTION_TABLE)?;
         self.ctx.register_table(ATTRIBUTION_TABLE, provider)?;
         // Views over the attribution table bind it when created: (re)create them now.
-        install_sql(&self.ctx, SqlFile::Customers).await?;
+        if self.views.initialized() {
+            install_sql(&self.ctx, SqlFile::Customers).await?;
+        }
         Ok(())
     }
 
