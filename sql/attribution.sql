@@ -13,24 +13,52 @@ SELECT * FROM (VALUES
     ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('position_based'), ('time_decay')
 ) AS m(model);
 
+-- Touches in order, with the running sum of the time-decay weights in that order through
+-- each touch and through the touch before it (the same additions in the same order, so the
+-- same double as the row before's own): what time_decay's money split needs, summed once
+-- per conversion, not per model.
 CREATE OR REPLACE VIEW ranked_touches AS
 SELECT
-    j.*,
-    CAST(row_number() OVER (PARTITION BY j.conversion_id ORDER BY j.ts, j.event_id) AS BIGINT) AS position,
-    count(*) OVER (PARTITION BY j.conversion_id) AS touches,
-    power(2.0, -CAST(j.seconds_before AS DOUBLE) / (p.half_life_days * 86400.0)) AS decay_weight
-FROM journey_touches j CROSS JOIN job_params p;
+    d.*,
+    CAST(row_number() OVER (PARTITION BY d.conversion_id ORDER BY d.ts, d.event_id) AS BIGINT) AS position,
+    sum(d.decay_weight) OVER (
+        PARTITION BY d.conversion_id ORDER BY d.ts, d.event_id
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS decay_through,
+    coalesce(sum(d.decay_weight) OVER (
+        PARTITION BY d.conversion_id ORDER BY d.ts, d.event_id
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ), 0.0) AS decay_before
+FROM (
+    SELECT
+        j.*,
+        power(2.0, -CAST(j.seconds_before AS DOUBLE) / (p.half_life_days * 86400.0)) AS decay_weight
+    FROM journey_touches j CROSS JOIN job_params p
+) d;
 
+-- Per conversion: its number of touches, the position of its last non-Direct touch and the
+-- total of its decay weights, taken as the running sum at its last touch (the largest, as
+-- weights are not negative), so that the last touch's cumulative share is exactly 1.
 CREATE OR REPLACE VIEW touch_weights AS
 SELECT
     r.*,
+    count(*) OVER (PARTITION BY r.conversion_id) AS touches,
     coalesce(
         max(CASE WHEN r.channel <> 'Direct' THEN r.position END) OVER (PARTITION BY r.conversion_id),
-        r.touches
+        count(*) OVER (PARTITION BY r.conversion_id)
     ) AS last_non_direct_position,
-    sum(r.decay_weight) OVER (PARTITION BY r.conversion_id) AS decay_total
+    max(r.decay_through) OVER (PARTITION BY r.conversion_id) AS decay_total
 FROM ranked_touches r;
 
+-- Each row's credit and its cumulative credit, for the money split below: C_i (credits at
+-- positions 1..i) = share_through / share_total and C_(i-1) = share_before / share_total.
+-- Where the model allows they are integers (exact fractions): single-credit models 1/1;
+-- linear i/n; position_based with n > 2 in units of 1/(5(n-2)): 2(n-2) to the first and
+-- the last touch, 1 to each middle one (0.4, 0.2/(n-2), 0.4), so C_i = (2(n-2) + i - 1) /
+-- (5(n-2)) for i < n and 1 for n (n <= 2 is linear). share_before is share_through of the
+-- position before, written out (integers, so it is the same value). time_decay: the running
+-- sums through i and through i - 1 divided by the total, doubles, over 1. C_n = 1 exactly
+-- in every model.
 CREATE OR REPLACE VIEW touch_credits AS
 SELECT * FROM (
     SELECT
@@ -49,7 +77,30 @@ SELECT * FROM (
                 ELSE 0.2 / (w.touches - 2)
             END
             WHEN 'time_decay' THEN w.decay_weight / w.decay_total
-        END AS credit
+        END AS credit,
+        CASE
+            WHEN m.model = 'linear' OR (m.model = 'position_based' AND w.touches <= 2) THEN CAST(w.position AS DOUBLE)
+            WHEN m.model = 'position_based' THEN CASE
+                WHEN w.position = w.touches THEN CAST(5 * (w.touches - 2) AS DOUBLE)
+                ELSE CAST(2 * (w.touches - 2) + w.position - 1 AS DOUBLE)
+            END
+            WHEN m.model = 'time_decay' THEN w.decay_through / w.decay_total
+            ELSE 1.0
+        END AS share_through,
+        CASE
+            WHEN m.model = 'linear' OR (m.model = 'position_based' AND w.touches <= 2) THEN CAST(w.position - 1 AS DOUBLE)
+            WHEN m.model = 'position_based' THEN CASE
+                WHEN w.position = 1 THEN 0.0
+                ELSE CAST(2 * (w.touches - 2) + w.position - 2 AS DOUBLE)
+            END
+            WHEN m.model = 'time_decay' THEN w.decay_before / w.decay_total
+            ELSE 0.0
+        END AS share_before,
+        CASE
+            WHEN m.model = 'linear' OR (m.model = 'position_based' AND w.touches <= 2) THEN CAST(w.touches AS DOUBLE)
+            WHEN m.model = 'position_based' THEN CAST(5 * (w.touches - 2) AS DOUBLE)
+            ELSE 1.0
+        END AS share_total
     FROM touch_weights w CROSS JOIN attribution_models m
 ) c
 WHERE c.credit > 0;
@@ -73,29 +124,12 @@ SELECT
     CAST(1 AS BIGINT) AS position,
     CAST(0 AS BIGINT) AS touches,
     m.model,
-    1.0 AS credit
+    1.0 AS credit,
+    1.0 AS share_through,
+    0.0 AS share_before,
+    1.0 AS share_total
 FROM window_conversions c CROSS JOIN attribution_models m
 WHERE c.conversion_id NOT IN (SELECT conversion_id FROM journey_touches);
-
--- Money is split in the currency's minor units (kopiyky for UAH) by cumulative rounding:
--- each row gets round(R * credits up to it) - round(R * credits before it) and the last
--- row the rest, so the parts of one conversion add up to its amount exactly and every
--- part is an amount that can actually be paid.
-CREATE OR REPLACE VIEW credited_cumulative AS
-SELECT
-    k.*,
-    sum(k.credit) OVER (
-        PARTITION BY k.conversion_id, k.model ORDER BY k.position
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS credit_through,
-    row_number() OVER (PARTITION BY k.conversion_id, k.model ORDER BY k.position DESC) = 1 AS is_last
-FROM credited k;
-
-CREATE OR REPLACE VIEW credited_split AS
-SELECT
-    k.*,
-    coalesce(lag(k.credit_through) OVER (PARTITION BY k.conversion_id, k.model ORDER BY k.position), 0.0) AS credit_before
-FROM credited_cumulative k;
 
 -- Conversion amounts in whole minor units.
 CREATE OR REPLACE VIEW conversion_units AS
@@ -106,6 +140,13 @@ SELECT
     CAST(round(CAST(c.margin AS DOUBLE) * minor_unit_factor(c.currency)) AS BIGINT) AS margin_units
 FROM window_conversions c;
 
+-- Money is split in the currency's minor units (kopiyky for UAH) by cumulative rounding
+-- (docs/MODELS.md, "Money"): the row at position i gets round(R * C_i) - round(R * C_(i-1)),
+-- R the amount in minor units and C the cumulative credits of touch_credits, each product
+-- taken as R * share / total (one division: for integer shares a product of exactly half a
+-- unit stays so) and rounded half away from zero. As C_(i-1) is the row before's C_i, the
+-- parts telescope: those of one conversion and model add up to R exactly, the last row
+-- (C_n = 1) gets the rest, and every part is an amount that can actually be paid.
 CREATE OR REPLACE VIEW attribution_result AS
 SELECT
     c.conversion_id,
@@ -122,13 +163,13 @@ SELECT
     CAST(k.touches AS BIGINT) AS touches,
     k.credit,
     CAST(CAST(
-        CASE WHEN k.is_last THEN c.revenue_units - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)
-        ELSE CAST(round(c.revenue_units * k.credit_through) AS BIGINT) - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)
-        END AS DECIMAL(22, 4)) / c.unit_factor AS DECIMAL(18, 4)) AS revenue_credit,
+        CAST(round(c.revenue_units * k.share_through / k.share_total) AS BIGINT)
+        - CAST(round(c.revenue_units * k.share_before / k.share_total) AS BIGINT)
+        AS DECIMAL(22, 4)) / c.unit_factor AS DECIMAL(18, 4)) AS revenue_credit,
     CAST(CAST(
-        CASE WHEN k.is_last THEN c.margin_units - CAST(round(c.margin_units * k.credit_before) AS BIGINT)
-        ELSE CAST(round(c.margin_units * k.credit_through) AS BIGINT) - CAST(round(c.margin_units * k.credit_before) AS BIGINT)
-        END AS DECIMAL(22, 4)) / c.unit_factor AS DECIMAL(18, 4)) AS margin_credit,
+        CAST(round(c.margin_units * k.share_through / k.share_total) AS BIGINT)
+        - CAST(round(c.margin_units * k.share_before / k.share_total) AS BIGINT)
+        AS DECIMAL(22, 4)) / c.unit_factor AS DECIMAL(18, 4)) AS margin_credit,
     c.currency,
     k.channel,
     k.source,
@@ -137,4 +178,4 @@ SELECT
     k.platform,
     k.platform_campaign_id,
     CAST(k.seconds_before AS DOUBLE) / 86400.0 AS days_to_conversion
-FROM credited_split k JOIN conversion_units c ON c.conversion_id = k.conversion_id;
+FROM credited k JOIN conversion_units c ON c.conversion_id = k.conversion_id;

@@ -46,24 +46,45 @@ FROM (
 ) ranked
 WHERE n = 1;
 
+-- The parameters, once per day and currency of the window that has costs or conversions
+-- (a few hundred rows): the rollups are joined to this on the key, so their many wide rows
+-- never go through a cross join with the parameters. `currency_key` is '' for no
+-- currency (leads); `from_rate` is NULL when the day has no rate for the currency.
+CREATE OR REPLACE VIEW kpi_window_days AS
+SELECT
+    d."date",
+    d.currency_key,
+    p.model,
+    p.group_by,
+    p.currency AS reporting_currency,
+    x.from_rate,
+    x.to_rate
+FROM (
+    SELECT DISTINCT "date", coalesce(currency, '') AS currency_key FROM kpi_cost_days
+    UNION
+    SELECT DISTINCT "date", coalesce(currency, '') AS currency_key FROM kpi_conversion_days
+) d
+CROSS JOIN kpi_params p
+LEFT JOIN fx_reporting_rates x ON x."date" = d."date" AND x.currency = d.currency_key
+WHERE (p.from_date IS NULL OR d."date" >= p.from_date)
+  AND (p.to_date IS NULL OR d."date" <= p.to_date);
+
 -- The window's daily costs with their cost in the reporting currency (NULL: no rate that day).
 CREATE OR REPLACE VIEW kpi_cost_rows AS
 SELECT
     c.*,
+    w.group_by,
     CASE
-        WHEN c.currency = p.currency THEN c.cost
-        ELSE CAST(c.cost * x.from_rate / x.to_rate AS DECIMAL(18, 4))
+        WHEN c.currency = w.reporting_currency THEN c.cost
+        ELSE CAST(c.cost * w.from_rate / w.to_rate AS DECIMAL(18, 4))
     END AS reporting_cost
 FROM kpi_cost_days c
-CROSS JOIN kpi_params p
-LEFT JOIN fx_reporting_rates x ON x."date" = c."date" AND x.currency = c.currency
-WHERE (p.from_date IS NULL OR c."date" >= p.from_date)
-  AND (p.to_date IS NULL OR c."date" <= p.to_date);
+JOIN kpi_window_days w ON w."date" = c."date" AND w.currency_key = coalesce(c.currency, '');
 
 -- The grouping a query asks for, out of the keys of every grouping in the rollups.
 CREATE OR REPLACE VIEW kpi_costs AS
 SELECT
-    CASE p.group_by
+    CASE c.group_by
         WHEN 'channel' THEN c.channel_key
         WHEN 'source_medium' THEN c.source_medium_key
         WHEN 'campaign' THEN c.campaign_key
@@ -75,7 +96,6 @@ SELECT
     sum(c.clicks) AS clicks,
     sum(CASE WHEN c.reporting_cost IS NULL THEN c.cost_rows ELSE 0 END) AS costs_without_rate
 FROM kpi_cost_rows c
-CROSS JOIN kpi_params p
 GROUP BY 1;
 
 -- The model's daily credits in the window with revenue and margin in the reporting
@@ -83,25 +103,23 @@ GROUP BY 1;
 CREATE OR REPLACE VIEW kpi_attribution AS
 SELECT
     a.*,
-    a.currency IS NOT NULL AND (a.currency IS DISTINCT FROM p.currency) AND x.from_rate IS NULL AS without_rate,
+    w.group_by,
+    a.currency IS NOT NULL AND (a.currency IS DISTINCT FROM w.reporting_currency) AND w.from_rate IS NULL AS without_rate,
     CASE
-        WHEN a.currency IS NULL OR a.currency = p.currency THEN a.revenue
-        ELSE CAST(a.revenue * x.from_rate / x.to_rate AS DECIMAL(18, 4))
+        WHEN a.currency IS NULL OR a.currency = w.reporting_currency THEN a.revenue
+        ELSE CAST(a.revenue * w.from_rate / w.to_rate AS DECIMAL(18, 4))
     END AS reporting_revenue,
     CASE
-        WHEN a.currency IS NULL OR a.currency = p.currency THEN a.margin
-        ELSE CAST(a.margin * x.from_rate / x.to_rate AS DECIMAL(18, 4))
+        WHEN a.currency IS NULL OR a.currency = w.reporting_currency THEN a.margin
+        ELSE CAST(a.margin * w.from_rate / w.to_rate AS DECIMAL(18, 4))
     END AS reporting_margin
 FROM kpi_conversion_days a
-CROSS JOIN kpi_params p
-LEFT JOIN fx_reporting_rates x ON x."date" = a."date" AND x.currency = a.currency
-WHERE a.model = p.model
-  AND (p.from_date IS NULL OR a."date" >= p.from_date)
-  AND (p.to_date IS NULL OR a."date" <= p.to_date);
+JOIN kpi_window_days w
+  ON w."date" = a."date" AND w.currency_key = coalesce(a.currency, '') AND w.model = a.model;
 
 CREATE OR REPLACE VIEW kpi_conversions AS
 SELECT
-    CASE p.group_by
+    CASE a.group_by
         WHEN 'channel' THEN a.channel_key
         WHEN 'source_medium' THEN a.source_medium_key
         WHEN 'campaign' THEN a.campaign_key
@@ -114,7 +132,6 @@ SELECT
     sum(a.reporting_margin) AS margin,
     sum(CASE WHEN a.without_rate THEN a.credit ELSE 0 END) AS conversions_without_rate
 FROM kpi_attribution a
-CROSS JOIN kpi_params p
 GROUP BY 1;
 
 CREATE OR REPLACE VIEW kpi_groups AS

@@ -15,7 +15,10 @@
 --   hashed e-mail or phone, visitors linked by visitor id or by a click id, touches at or
 --   before the conversion and within the lookback (whole seconds, as to_unixtime), ordered
 --   by ts then event id; the six models, zero credits dropped, '(none)' rows for
---   conversions without touches, money split in minor units by cumulative rounding.
+--   conversions without touches, money split in minor units by cumulative rounding of
+--   exact cumulative credits (docs/MODELS.md, "Money"): below, one macro gives the minor
+--   units credited to a conversion's first k touches, and each row gets its value at its
+--   position less its value at the position before.
 
 SET TimeZone = 'UTC';
 
@@ -27,6 +30,28 @@ CREATE OR REPLACE TEMP VIEW deal_events AS
 SELECT * FROM read_parquet('${deal_events}', hive_partitioning = false);
 CREATE OR REPLACE TEMP VIEW ad_costs AS
 SELECT * EXCLUDE (tenant) FROM read_parquet('${ad_costs}', hive_partitioning = true, hive_types = {'date': DATE});
+
+-- The sum of a list of doubles, strictly left to right from 0 (a running sum in position
+-- order, so the same double as any engine's sequential running sum).
+CREATE OR REPLACE TEMP MACRO tl_fold_sum(xs) AS list_reduce(xs, lambda acc, x: acc + x, 0.0::DOUBLE);
+
+-- round(R x C_k) in whole minor units: the part of an amount R (minor units) credited to the
+-- first k of a conversion's n touches, C_k their cumulative credit. An exact fraction where
+-- the model has one, the product taken as R x numerator / denominator (one division, so a
+-- product that is exactly half a unit stays so); time_decay's C_k is the running sum of the
+-- weights over their sum. C_0 = 0 and C_n = 1 (a '(none)' row, n = 0, has everything).
+CREATE OR REPLACE TEMP MACRO tl_units_through(amount, model, k, n, last_non_direct, weights) AS
+CAST(round(CASE
+    WHEN k <= 0 THEN 0
+    WHEN k >= n THEN amount
+    WHEN model = 'first_touch' THEN amount
+    WHEN model = 'last_touch' THEN 0
+    WHEN model = 'last_non_direct' THEN CASE WHEN k >= last_non_direct THEN amount ELSE 0 END
+    WHEN model = 'linear' OR (model = 'position_based' AND n <= 2) THEN amount * k::DOUBLE / n
+    -- 0.4, 0.2 / (n - 2) each, 0.4: in fifths of (n - 2), 2(n - 2), 1 each, 2(n - 2)
+    WHEN model = 'position_based' THEN amount * (2 * (n - 2) + k - 1)::DOUBLE / (5 * (n - 2))
+    WHEN model = 'time_decay' THEN amount * (tl_fold_sum(weights[1:k]) / tl_fold_sum(weights))
+END) AS BIGINT);
 
 COPY (
 WITH
@@ -210,19 +235,24 @@ ranked AS (
         j.conversion_id, j.event_id, j.ts, j.seconds_before,
         f.channel, f.source, f.medium, f.utm_campaign, f.platform, tc.campaign_id AS platform_campaign_id,
         row_number() OVER (PARTITION BY j.conversion_id ORDER BY j.ts, j.event_id) AS position,
-        count(*) OVER (PARTITION BY j.conversion_id) AS touches,
         pow(2.0::DOUBLE, -CAST(j.seconds_before AS DOUBLE) / (${half_life_days} * 86400.0::DOUBLE)) AS decay_weight
     FROM journey j
     JOIN journey_facts f ON f.event_id = j.event_id
     LEFT JOIN touch_campaigns tc ON tc.event_id = j.event_id
 ),
-weights AS (
+-- Per conversion: its length, its last non-Direct touch and its decay weights in order.
+journey_totals AS (
     SELECT
-        r.*,
-        coalesce(max(CASE WHEN r.channel <> 'Direct' THEN r.position END) OVER c, r.touches) AS last_non_direct_position,
-        sum(r.decay_weight) OVER c AS decay_total
-    FROM ranked r
-    WINDOW c AS (PARTITION BY r.conversion_id)
+        conversion_id,
+        count(*) AS touches,
+        coalesce(max(position) FILTER (WHERE channel <> 'Direct'), count(*)) AS last_non_direct_position,
+        list(decay_weight ORDER BY position) AS decay_weights
+    FROM ranked
+    GROUP BY conversion_id
+),
+weights AS (
+    SELECT r.*, t.touches, t.last_non_direct_position, t.decay_weights, tl_fold_sum(t.decay_weights) AS decay_total
+    FROM ranked r JOIN journey_totals t USING (conversion_id)
 ),
 models AS (
     SELECT * FROM (VALUES
@@ -233,7 +263,8 @@ touch_credits AS (
     SELECT * FROM (
         SELECT
             w.conversion_id, w.event_id, w.ts, w.channel, w.source, w.medium, w.utm_campaign,
-            w.platform, w.platform_campaign_id, w.seconds_before, w.position, w.touches, m.model,
+            w.platform, w.platform_campaign_id, w.seconds_before, w.position, w.touches,
+            w.last_non_direct_position, w.decay_weights, m.model,
             CASE m.model
                 WHEN 'first_touch' THEN CASE WHEN w.position = 1 THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END
                 WHEN 'last_touch' THEN CASE WHEN w.position = w.touches THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END
@@ -256,23 +287,10 @@ credited AS (
     UNION ALL
     SELECT
         c.conversion_id, NULL::VARCHAR, NULL::TIMESTAMPTZ, '(none)', '(none)', '(none)', NULL::VARCHAR,
-        NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT, 1::BIGINT, 0::BIGINT, m.model, 1.0::DOUBLE
+        NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT, 1::BIGINT, 0::BIGINT, NULL::BIGINT, NULL::DOUBLE[],
+        m.model, 1.0::DOUBLE
     FROM conversions c CROSS JOIN models m
     WHERE NOT EXISTS (SELECT 1 FROM journey j WHERE j.conversion_id = c.conversion_id)
-),
--- Money in minor units, split by cumulative rounding; the last row gets the rest.
-split AS (
-    SELECT
-        k.*,
-        coalesce(lag(k.credit_through) OVER (PARTITION BY k.conversion_id, k.model ORDER BY k.position), 0.0::DOUBLE) AS credit_before
-    FROM (
-        SELECT
-            k.*,
-            sum(k.credit) OVER (PARTITION BY k.conversion_id, k.model ORDER BY k.position
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS credit_through,
-            row_number() OVER (PARTITION BY k.conversion_id, k.model ORDER BY k.position DESC) = 1 AS is_last
-        FROM credited k
-    ) k
 ),
 conversion_units AS (
     SELECT
@@ -296,12 +314,12 @@ SELECT
     k.position::BIGINT AS position,
     k.touches::BIGINT AS touches,
     k.credit,
-    CAST(CAST(CASE WHEN k.is_last THEN c.revenue_units - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)
-        ELSE CAST(round(c.revenue_units * k.credit_through) AS BIGINT) - CAST(round(c.revenue_units * k.credit_before) AS BIGINT)
-        END AS DOUBLE) / c.unit_factor AS DECIMAL(18, 4)) AS revenue_credit,
-    CAST(CAST(CASE WHEN k.is_last THEN c.margin_units - CAST(round(c.margin_units * k.credit_before) AS BIGINT)
-        ELSE CAST(round(c.margin_units * k.credit_through) AS BIGINT) - CAST(round(c.margin_units * k.credit_before) AS BIGINT)
-        END AS DOUBLE) / c.unit_factor AS DECIMAL(18, 4)) AS margin_credit,
+    CAST((tl_units_through(c.revenue_units, k.model, k.position, k.touches, k.last_non_direct_position, k.decay_weights)
+          - tl_units_through(c.revenue_units, k.model, k.position - 1, k.touches, k.last_non_direct_position, k.decay_weights)
+         )::DOUBLE / c.unit_factor AS DECIMAL(18, 4)) AS revenue_credit,
+    CAST((tl_units_through(c.margin_units, k.model, k.position, k.touches, k.last_non_direct_position, k.decay_weights)
+          - tl_units_through(c.margin_units, k.model, k.position - 1, k.touches, k.last_non_direct_position, k.decay_weights)
+         )::DOUBLE / c.unit_factor AS DECIMAL(18, 4)) AS margin_credit,
     c.currency,
     k.channel,
     k.source,
@@ -311,6 +329,6 @@ SELECT
     k.platform_campaign_id,
     CAST(k.seconds_before AS DOUBLE) / 86400.0::DOUBLE AS days_to_conversion,
     CAST(c.conversion_ts AS DATE) AS "date"
-FROM split k JOIN conversion_units c ON c.conversion_id = k.conversion_id
+FROM credited k JOIN conversion_units c ON c.conversion_id = k.conversion_id
 ORDER BY c.conversion_ts, c.conversion_id, k.model, k.position
 ) TO '${out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ("date"));

@@ -16,17 +16,13 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{DdlStatement, LogicalPlan};
-use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::DFParser;
 use futures::TryStreamExt;
 use throughline_lake::Lake;
 use throughline_model::TenantId;
 use throughline_model::field::{date_string, utc_date_of};
 
 use crate::session::ATTRIBUTION_TABLE;
-use crate::sql_files::{SqlFile, install_sql};
+use crate::sql_files::{SqlFile, install_materializing, install_sql};
 use crate::{Engine, Error, Result};
 
 /// Settings of one job run (documented in docs/MODELS.md).
@@ -156,8 +152,9 @@ impl Engine {
     /// cut the data down) are computed once, into memory, as the SQL is installed, so
     /// DataFusion does not plan them again at every use.
     async fn attribute(&self) -> Result<(WrittenParts, usize)> {
-        install_materializing(&self.ctx, SqlFile::Journeys).await?;
-        install_materializing(&self.ctx, SqlFile::Attribution).await?;
+        install_materializing(&self.ctx, SqlFile::Journeys, MATERIALIZED_VIEWS).await?;
+        install_materializing(&self.ctx, SqlFile::Attribution, MATERIALIZED_VIEWS).await?;
+        let started = std::time::Instant::now();
         let mut stream = self
             .ctx
             .sql("SELECT * FROM attribution_result ORDER BY conversion_ts, conversion_id, model, position")
@@ -169,6 +166,12 @@ impl Engine {
             writer.push(batch).await?;
         }
         let written = writer.finish().await?;
+        tracing::info!(
+            rows = written.rows,
+            files = written.files.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "result written"
+        );
         let conversions = self
             .ctx
             .sql("SELECT count(*) FROM window_conversions")
@@ -296,29 +299,6 @@ const MATERIALIZED_VIEWS: &[&str] = &[
     "journey_touchpoint_facts",
     "journey_touches",
 ];
-
-/// Installs a SQL file like `install_sql`, but replaces each view of
-/// `MATERIALIZED_VIEWS` by an in-memory table of its rows as soon as it is created, so
-/// the views after it (which bind their tables when created) read the table.
-async fn install_materializing(ctx: &SessionContext, file: SqlFile) -> Result<()> {
-    for statement in DFParser::parse_sql(file.text())? {
-        let plan = ctx.state().statement_to_plan(statement).await?;
-        let created = match &plan {
-            LogicalPlan::Ddl(DdlStatement::CreateView(view)) => Some(view.name.clone()),
-            _ => None,
-        };
-        ctx.execute_logical_plan(plan).await?.collect().await?;
-        if let Some(name) = created.filter(|n| MATERIALIZED_VIEWS.contains(&n.table())) {
-            let frame = ctx.table(name.clone()).await?;
-            let schema = Arc::new(frame.schema().as_arrow().clone());
-            let partitions = frame.collect_partitioned().await?;
-            let table = MemTable::try_new(schema, partitions)?;
-            ctx.deregister_table(name.clone())?;
-            ctx.register_table(name, Arc::new(table))?;
-        }
-    }
-    Ok(())
-}
 
 /// The job as deployed: compacts, attributes one tenant's window and records the run in
 /// the state store (running, then succeeded or failed with the reason).

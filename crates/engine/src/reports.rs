@@ -11,7 +11,7 @@ use datafusion::execution::context::SQLOptions;
 
 use throughline_model::field::parse_currency;
 
-use crate::sql_files::{SqlFile, install_sql};
+use crate::sql_files::{SqlFile, install_materializing, install_sql};
 use crate::{Engine, Error, Result};
 
 pub const MODELS: [&str; 6] = [
@@ -194,7 +194,8 @@ impl Engine {
                 .await?;
             install_sql(&self.ctx, SqlFile::Rollups).await?;
         }
-        install_sql(&self.ctx, SqlFile::Kpi).await?;
+        // The groups feed both the rows and the total: computed once.
+        install_materializing(&self.ctx, SqlFile::Kpi, &["kpi_groups"]).await?;
         let report = self
             .ctx
             .sql(
