@@ -50,6 +50,23 @@ SELECT
     max(r.decay_through) OVER (PARTITION BY r.conversion_id) AS decay_total
 FROM ranked_touches r;
 
+-- Each touch once per model that credits it: every touch for linear, position_based and
+-- time_decay (a weight that underflowed to 0 credits nothing), and for the single-credit
+-- models only the touch at their position. Filters on the touch's own columns: no
+-- touch × model pairs to build and test. (The job computes touch_weights once.)
+CREATE OR REPLACE VIEW touch_models AS
+SELECT w.*, 'linear' AS model FROM touch_weights w
+UNION ALL
+SELECT w.*, 'position_based' AS model FROM touch_weights w
+UNION ALL
+SELECT w.*, 'time_decay' AS model FROM touch_weights w WHERE w.decay_weight > 0
+UNION ALL
+SELECT w.*, 'first_touch' AS model FROM touch_weights w WHERE w.position = 1
+UNION ALL
+SELECT w.*, 'last_touch' AS model FROM touch_weights w WHERE w.position = w.touches
+UNION ALL
+SELECT w.*, 'last_non_direct' AS model FROM touch_weights w WHERE w.position = w.last_non_direct_position;
+
 -- Each row's credit and its cumulative credit, for the money split below: C_i (credits at
 -- positions 1..i) = share_through / share_total and C_(i-1) = share_before / share_total.
 -- Where the model allows they are integers (exact fractions): single-credit models 1/1;
@@ -64,8 +81,8 @@ SELECT * FROM (
     SELECT
         w.conversion_id, w.event_id, w.ts, w.channel, w.source, w.medium, w.utm_campaign,
         w.platform, w.platform_campaign_id, w.seconds_before, w.position, w.touches,
-        m.model,
-        CASE m.model
+        w.model,
+        CASE w.model
             WHEN 'first_touch' THEN CASE WHEN w.position = 1 THEN 1.0 ELSE 0.0 END
             WHEN 'last_touch' THEN CASE WHEN w.position = w.touches THEN 1.0 ELSE 0.0 END
             WHEN 'last_non_direct' THEN CASE WHEN w.position = w.last_non_direct_position THEN 1.0 ELSE 0.0 END
@@ -79,31 +96,30 @@ SELECT * FROM (
             WHEN 'time_decay' THEN w.decay_weight / w.decay_total
         END AS credit,
         CASE
-            WHEN m.model = 'linear' OR (m.model = 'position_based' AND w.touches <= 2) THEN CAST(w.position AS DOUBLE)
-            WHEN m.model = 'position_based' THEN CASE
+            WHEN w.model = 'linear' OR (w.model = 'position_based' AND w.touches <= 2) THEN CAST(w.position AS DOUBLE)
+            WHEN w.model = 'position_based' THEN CASE
                 WHEN w.position = w.touches THEN CAST(5 * (w.touches - 2) AS DOUBLE)
                 ELSE CAST(2 * (w.touches - 2) + w.position - 1 AS DOUBLE)
             END
-            WHEN m.model = 'time_decay' THEN w.decay_through / w.decay_total
+            WHEN w.model = 'time_decay' THEN w.decay_through / w.decay_total
             ELSE 1.0
         END AS share_through,
         CASE
-            WHEN m.model = 'linear' OR (m.model = 'position_based' AND w.touches <= 2) THEN CAST(w.position - 1 AS DOUBLE)
-            WHEN m.model = 'position_based' THEN CASE
+            WHEN w.model = 'linear' OR (w.model = 'position_based' AND w.touches <= 2) THEN CAST(w.position - 1 AS DOUBLE)
+            WHEN w.model = 'position_based' THEN CASE
                 WHEN w.position = 1 THEN 0.0
                 ELSE CAST(2 * (w.touches - 2) + w.position - 2 AS DOUBLE)
             END
-            WHEN m.model = 'time_decay' THEN w.decay_before / w.decay_total
+            WHEN w.model = 'time_decay' THEN w.decay_before / w.decay_total
             ELSE 0.0
         END AS share_before,
         CASE
-            WHEN m.model = 'linear' OR (m.model = 'position_based' AND w.touches <= 2) THEN CAST(w.touches AS DOUBLE)
-            WHEN m.model = 'position_based' THEN CAST(5 * (w.touches - 2) AS DOUBLE)
+            WHEN w.model = 'linear' OR (w.model = 'position_based' AND w.touches <= 2) THEN CAST(w.touches AS DOUBLE)
+            WHEN w.model = 'position_based' THEN CAST(5 * (w.touches - 2) AS DOUBLE)
             ELSE 1.0
         END AS share_total
-    FROM touch_weights w CROSS JOIN attribution_models m
-) c
-WHERE c.credit > 0;
+    FROM touch_models w
+) c;
 
 -- Conversions without any touchpoint keep one '(none)' row per model, so attributed
 -- totals always equal the CRM's.
@@ -178,4 +194,6 @@ SELECT
     k.platform,
     k.platform_campaign_id,
     CAST(k.seconds_before AS DOUBLE) / 86400.0 AS days_to_conversion
-FROM credited k JOIN conversion_units c ON c.conversion_id = k.conversion_id;
+-- The conversions first: the join keeps its hash table on the smaller side (a join builds on
+-- its left input when the sizes are not known), and the credited rows stream past it.
+FROM conversion_units c JOIN credited k ON k.conversion_id = c.conversion_id;

@@ -20,6 +20,8 @@ pub enum Error {
     ReadOnly(String),
     #[error("reporting currency: {0}")]
     ReportingCurrency(String),
+    #[error("writing a part file of the job's result failed: {0}")]
+    PartWrite(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

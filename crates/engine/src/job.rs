@@ -199,7 +199,8 @@ struct WrittenParts {
 }
 
 /// Cuts the job's result, which arrives sorted by conversion time, into one part file per
-/// UTC conversion date, holding only the rows of the date being read.
+/// UTC conversion date, holding only the rows of the date being read and of the few dates
+/// being encoded and stored meanwhile (one per CPU, so encoding keeps pace with the query).
 struct PartWriter<'a> {
     lake: &'a Lake,
     tenant: &'a TenantId,
@@ -207,6 +208,9 @@ struct PartWriter<'a> {
     ts_column: usize,
     /// The date being read and its rows so far (slices of the result's batches).
     current: Option<(i32, Vec<RecordBatch>)>,
+    /// Dates being written, each to the key of its file.
+    in_flight: tokio::task::JoinSet<Result<(i32, object_store::path::Path)>>,
+    max_in_flight: usize,
     written: WrittenParts,
 }
 
@@ -220,6 +224,8 @@ impl<'a> PartWriter<'a> {
             tenant,
             ts_column,
             current: None,
+            in_flight: tokio::task::JoinSet::new(),
+            max_in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()),
             written: WrittenParts {
                 files: BTreeMap::new(),
                 rows: 0,
@@ -262,13 +268,28 @@ impl<'a> PartWriter<'a> {
         Ok(())
     }
 
-    /// Writes the buffered date's rows to a new part file.
+    /// Starts writing the buffered date's rows to a new part file.
     async fn flush(&mut self) -> Result<()> {
         if let Some((date, batches)) = self.current.take() {
-            let path = self
-                .lake
-                .write_part(ATTRIBUTION_TABLE, self.tenant, date, &batches)
-                .await?;
+            while self.in_flight.len() >= self.max_in_flight {
+                self.collect_one().await?;
+            }
+            let (lake, tenant) = (self.lake.clone(), self.tenant.clone());
+            self.in_flight.spawn(async move {
+                let path = lake
+                    .write_part(ATTRIBUTION_TABLE, &tenant, date, &batches)
+                    .await?;
+                Ok((date, path))
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits for one date's file to be written (an error stops the job: the files already
+    /// written are never committed, and dropping the set stops the others).
+    async fn collect_one(&mut self) -> Result<()> {
+        if let Some(joined) = self.in_flight.join_next().await {
+            let (date, path) = joined.map_err(|e| Error::PartWrite(e.to_string()))??;
             // Sorted input gives one file per date; out of order, a date would get more.
             self.written
                 .files
@@ -279,9 +300,12 @@ impl<'a> PartWriter<'a> {
         Ok(())
     }
 
-    /// Writes the last date's rows; the files to commit.
+    /// Writes the last date's rows and waits for all; the files to commit.
     async fn finish(mut self) -> Result<WrittenParts> {
         self.flush().await?;
+        while !self.in_flight.is_empty() {
+            self.collect_one().await?;
+        }
         Ok(self.written)
     }
 }
@@ -298,6 +322,7 @@ const MATERIALIZED_VIEWS: &[&str] = &[
     "journey_events",
     "journey_touchpoint_facts",
     "journey_touches",
+    "touch_weights",
 ];
 
 /// The job as deployed: compacts, attributes one tenant's window and records the run in
