@@ -60,7 +60,8 @@ echo "== the ingest load harness at a tiny size (no timing asserted: every ackno
 echo "== the attribution benchmark at a tiny size, Throughline against DuckDB (no timing asserted: the credits must agree)"
 "$venv/bin/python" bench/attribution.py --cli "$CARGO_TARGET_DIR/debug/throughline" --touchpoints 2000 --keep "$(mktemp -d)"
 
-echo "== the KPI latency harness at a tiny size (no timing asserted)"
+echo "== the query latency harness at a tiny size (no timing asserted: rollups and live answers, and Throughline and DuckDB, must agree)"
 demo_lake="$(mktemp -d)/demo"
 "$CARGO_TARGET_DIR/debug/throughline" demo --keep "$demo_lake" > /dev/null
-"$venv/bin/python" bench/query_latency.py --cli "$CARGO_TARGET_DIR/debug/throughline" --lake "$demo_lake" --tenant demo --requests 2
+"$venv/bin/python" bench/query_latency.py --cli "$CARGO_TARGET_DIR/debug/throughline" --lake "$demo_lake" --tenant demo \
+    --attribute --requests 2 --live-requests 1 --adhoc --adhoc-repeat 1

@@ -145,7 +145,7 @@ SELECT
     0.0 AS share_before,
     1.0 AS share_total
 FROM window_conversions c CROSS JOIN attribution_models m
-WHERE c.conversion_id NOT IN (SELECT conversion_id FROM journey_touches);
+WHERE c.conversion_id NOT IN (SELECT conversion_id FROM touch_weights);
 
 -- Conversion amounts in whole minor units.
 CREATE OR REPLACE VIEW conversion_units AS

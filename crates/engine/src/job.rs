@@ -154,6 +154,11 @@ impl Engine {
     async fn attribute(&self) -> Result<(WrittenParts, usize)> {
         install_materializing(&self.ctx, SqlFile::Journeys, MATERIALIZED_VIEWS).await?;
         install_materializing(&self.ctx, SqlFile::Attribution, MATERIALIZED_VIEWS).await?;
+        // The result reads touch_weights and the conversions: the journey steps before
+        // them (tables and the views that hold them) can go, and their memory with them.
+        for name in RELEASED_AFTER_INSTALL {
+            self.ctx.deregister_table(*name)?;
+        }
         let started = std::time::Instant::now();
         let mut stream = self
             .ctx
@@ -321,8 +326,17 @@ const MATERIALIZED_VIEWS: &[&str] = &[
     "ad_campaigns",
     "journey_events",
     "journey_touchpoint_facts",
-    "journey_touches",
     "touch_weights",
+];
+
+/// Job steps that nothing reads once `touch_weights` is computed (the final query's views
+/// are bound by then): dropped before the final query runs.
+const RELEASED_AFTER_INSTALL: &[&str] = &[
+    "journey_events",
+    "journey_touchpoint_facts",
+    "journey_touchpoint_campaigns",
+    "journey_touches",
+    "ranked_touches",
 ];
 
 /// The job as deployed: compacts, attributes one tenant's window and records the run in
