@@ -350,21 +350,29 @@ impl Engine {
 
     /// Runs one read-only query over the tenant's tables and views.
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
-        self.views().await?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let frame = self
-            .ctx
-            .sql_with_options(query, options)
-            .await
-            .map_err(|e| match e {
-                datafusion::error::DataFusionError::Plan(m) if m.contains("not supported") => {
-                    Error::ReadOnly(format!("only read-only queries are allowed: {m}"))
-                }
-                other => Error::DataFusion(other),
-            })?;
+        // A query of the tables alone needs no views: they are installed (planning all of
+        // them takes longer than most such queries) only when it names one.
+        let planned = match self.ctx.sql_with_options(query, options).await {
+            Err(e)
+                if !self.views.initialized()
+                    && matches!(e.find_root(),
+                        datafusion::error::DataFusionError::Plan(m) if m.contains("not found")) =>
+            {
+                self.views().await?;
+                self.ctx.sql_with_options(query, options).await
+            }
+            other => other,
+        };
+        let frame = planned.map_err(|e| match e {
+            datafusion::error::DataFusionError::Plan(m) if m.contains("not supported") => {
+                Error::ReadOnly(format!("only read-only queries are allowed: {m}"))
+            }
+            other => Error::DataFusion(other),
+        })?;
         Ok(frame.collect().await?)
     }
 }

@@ -38,7 +38,7 @@ pub struct Engine {
     /// The views of journeys.sql, attribution.sql and customers.sql, installed at their
     /// first use ([`Engine::views`]): planning them is most of opening an engine, and a
     /// KPI answer from the rollups needs none of them.
-    views: tokio::sync::OnceCell<()>,
+    pub(crate) views: tokio::sync::OnceCell<()>,
 }
 
 /// The schema of `attribution_result`, the same for every tenant (it depends on the SQL
@@ -115,6 +115,21 @@ impl Engine {
         Ok(cached.get_or_init(|| schema).clone())
     }
 
+    /// The schema of a Parquet file as the lake's tables read it (only its footer is read).
+    async fn file_schema(&self, key: &str) -> Result<SchemaRef> {
+        use datafusion::datasource::file_format::FileFormat;
+        use object_store::ObjectStoreExt;
+        let store = self.lake.store();
+        let meta = store
+            .head(&key.into())
+            .await
+            .map_err(throughline_lake::Error::from)?;
+        let schema = ParquetFormat::default()
+            .infer_schema(&self.ctx.state(), &store, &[meta])
+            .await?;
+        Ok(schema)
+    }
+
     /// The session, with the tenant's tables; the SQL views are installed at their first
     /// use by a report (or [`Engine::sql`]).
     pub fn context(&self) -> &SessionContext {
@@ -138,8 +153,12 @@ impl Engine {
             .flat_map(|m| m.all_files())
             .map(str::to_owned)
             .collect();
-        // The files were written from this view's plan, so its schema is theirs: no inference.
-        let schema = self.attribution_schema().await?;
+        // The files were written from `attribution_result`'s plan: the first one's footer
+        // has its schema (one small read, where planning the views takes a while).
+        let schema = match files.first() {
+            Some(first) => self.file_schema(first).await?,
+            None => self.attribution_schema().await?,
+        };
         let provider: Arc<dyn TableProvider> = if files.is_empty() {
             Arc::new(MemTable::try_new(schema, vec![vec![]])?)
         } else {
