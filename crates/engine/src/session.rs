@@ -119,9 +119,11 @@ impl Engine {
     async fn file_schema(&self, key: &str) -> Result<SchemaRef> {
         use datafusion::datasource::file_format::FileFormat;
         use object_store::ObjectStoreExt;
-        let store = self.lake.store();
+        // By full key on the root store, as the listing tables read (a prefixed store's
+        // metadata carries the full key, which it would prefix again).
+        let (store, prefix) = self.lake.root_store();
         let meta = store
-            .head(&key.into())
+            .head(&format!("{prefix}{key}").into())
             .await
             .map_err(throughline_lake::Error::from)?;
         let schema = ParquetFormat::default()
