@@ -214,8 +214,8 @@ mod tests {
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))]).unwrap()
     }
 
-    #[tokio::test]
-    async fn commits_replace_only_the_window_and_delete_old_files() {
+    /// A lake whose attribution has days 1 and 2 committed (version 1).
+    async fn two_committed_days() -> (tempfile::TempDir, Lake, TenantId, Manifest) {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
         let tenant = TenantId::parse("t1").unwrap();
@@ -228,6 +228,12 @@ mod tests {
             )
             .await
             .unwrap();
+        (dir, lake, tenant, first)
+    }
+
+    #[tokio::test]
+    async fn commits_replace_only_the_window_and_delete_old_files() {
+        let (_dir, lake, tenant, first) = two_committed_days().await;
         assert_eq!(first.version, 1);
         assert_eq!(first.files.len(), 2);
 
@@ -262,18 +268,7 @@ mod tests {
 
     #[tokio::test]
     async fn written_parts_are_invisible_until_committed_and_replace_the_window() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-        let tenant = TenantId::parse("t1").unwrap();
-        let first = lake
-            .commit_replace(
-                "attribution",
-                &tenant,
-                None,
-                BTreeMap::from([(1, vec![batch(&[1])]), (2, vec![batch(&[2])])]),
-            )
-            .await
-            .unwrap();
+        let (_dir, lake, tenant, first) = two_committed_days().await;
 
         // A streaming job writes its dates one by one: nothing shows until the commit.
         let day2 = lake
