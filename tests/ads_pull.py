@@ -217,9 +217,10 @@ class Handler(BaseHTTPRequestHandler):
         return ("unknown",) + ok('{"error": "not a route of the fake platforms"}', 404)
 
 
-def start_platforms():
+def start_platforms(handler=None):
+    """The fake platforms on a free loopback port; `handler` may be a subclass of Handler."""
     platforms = Platforms()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler or Handler)
     server.daemon_threads = True
     server.platforms = platforms
     platforms.port = server.server_address[1]

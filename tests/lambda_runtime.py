@@ -19,12 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -64,7 +62,7 @@ def main():
     parser.add_argument("--bin-dir", required=True, help="where throughline and the function binaries are")
     args = parser.parse_args()
     bins = Path(args.bin_dir)
-    server, platforms = start_platforms()
+    server, platforms = ads_pull.start_platforms(DatedPlatforms)
     try:
         return run(bins, platforms)
     finally:
@@ -179,16 +177,6 @@ class DatedPlatforms(ads_pull.Handler):
         if kind in ("google", "meta", "tiktok"):
             answer = shift_days(answer.decode()).encode()
         return kind, status, headers, answer
-
-
-def start_platforms():
-    platforms = ads_pull.Platforms()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DatedPlatforms)
-    server.daemon_threads = True
-    server.platforms = platforms
-    platforms.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, platforms
 
 
 def pulled_costs(lake):

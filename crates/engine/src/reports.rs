@@ -23,8 +23,8 @@ pub const MODELS: [&str; 6] = [
     "time_decay",
 ];
 
-/// The lookups kpi.sql reads through views of its own, and what each stands for: ad groups
-/// (journeys.sql) and exchange rates. The engine makes each one empty when a query cannot
+/// The lookups rollups.sql and kpi.sql read through views of their own, and what each
+/// stands for: ad groups (journeys.sql) and exchange rates. The engine makes each one empty when a query cannot
 /// need it ([`Engine::kpi`]).
 pub const KPI_LOOKUPS: [(&str, &str); 3] = [
     ("kpi_ad_groups", "ad_groups"),
@@ -208,7 +208,7 @@ impl Engine {
         Ok(report)
     }
 
-    /// The lookups kpi.sql reads ([`KPI_LOOKUPS`]): the ad group ones only when grouping
+    /// The lookups of rollups.sql and kpi.sql ([`KPI_LOOKUPS`]): the ad group ones only when grouping
     /// by ad group (they read every touchpoint), the rates only when some money may need
     /// converting. An unneeded one is its view `WHERE false`, which planning removes with
     /// the scans below it; a filter on the `kpi_params` table would not be known there.

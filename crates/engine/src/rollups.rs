@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use throughline_lake::{Manifest, ROLLUPS_TABLE, read_parquet_file, write_parquet};
@@ -54,17 +55,11 @@ impl Engine {
         for (name, query) in ROLLUPS {
             let frame = self.ctx.sql(query).await?;
             let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-            let batches = frame.collect().await?;
+            let mut batches = frame.collect().await?;
             let count = batches.iter().map(|b| b.num_rows()).sum();
             // An empty rollup is still written: its schema is what readers register.
-            let body = if count == 0 {
-                write_parquet(&[datafusion::arrow::record_batch::RecordBatch::new_empty(
-                    schema,
-                )])?
-            } else {
-                write_parquet(&batches)?
-            };
-            files.push((name.to_owned(), body));
+            batches.push(RecordBatch::new_empty(schema));
+            files.push((name.to_owned(), write_parquet(&batches)?));
             rows.push((name.to_owned(), count));
         }
         let Some(manifest) = self.lake.commit_rollups(&self.tenant, base, files).await? else {
@@ -94,11 +89,11 @@ impl Engine {
         {
             return Ok(None);
         }
-        let attribution = self
-            .lake
-            .current_manifest(crate::session::ATTRIBUTION_TABLE, &self.tenant)
-            .await?;
-        let current = attribution.is_some_and(|a| committed_after(&rollups, &a));
+        // Against the attribution this engine registered (read when it opened).
+        let current = self
+            .attribution_committed_at
+            .as_deref()
+            .is_some_and(|attribution| committed_after(&rollups.committed_at, attribution));
         Ok(current.then_some(rollups))
     }
 
@@ -124,11 +119,12 @@ impl Engine {
     }
 }
 
-/// Whether `rollups` was committed after `attribution` (RFC 3339 times of one clock).
-fn committed_after(rollups: &Manifest, attribution: &Manifest) -> bool {
+/// Whether rollups committed at `rollups` came after attribution committed at
+/// `attribution` (RFC 3339; the job writes both, the rollups right after, on one clock).
+fn committed_after(rollups: &str, attribution: &str) -> bool {
     match (
-        chrono::DateTime::parse_from_rfc3339(&rollups.committed_at),
-        chrono::DateTime::parse_from_rfc3339(&attribution.committed_at),
+        chrono::DateTime::parse_from_rfc3339(rollups),
+        chrono::DateTime::parse_from_rfc3339(attribution),
     ) {
         (Ok(r), Ok(a)) => r >= a,
         _ => false,

@@ -34,7 +34,9 @@ pub struct Engine {
     pub(crate) ctx: SessionContext,
     pub(crate) lake: Lake,
     pub(crate) tenant: TenantId,
-    pub(crate) has_attribution: bool,
+    /// When the registered attribution was committed (`None`: no job yet). KPI rollups
+    /// older than this are not used.
+    pub(crate) attribution_committed_at: Option<String>,
     /// The views of journeys.sql, attribution.sql and customers.sql, installed at their
     /// first use ([`Engine::views`]): planning them is most of opening an engine, and a
     /// KPI answer from the rollups needs none of them.
@@ -70,7 +72,7 @@ impl Engine {
             ctx,
             lake: lake.clone(),
             tenant: tenant.clone(),
-            has_attribution: false,
+            attribution_committed_at: None,
             views: tokio::sync::OnceCell::new(),
         };
         engine.set_params(JobSettings::default().params_batch()?)?;
@@ -149,7 +151,7 @@ impl Engine {
             .lake
             .current_manifest(ATTRIBUTION_TABLE, &self.tenant)
             .await?;
-        let committed = manifest.is_some();
+        let committed_at = manifest.as_ref().map(|m| m.committed_at.clone());
         let files: Vec<String> = manifest
             .iter()
             .flat_map(|m| m.all_files())
@@ -177,7 +179,7 @@ impl Engine {
                 .with_schema(schema);
             Arc::new(ListingTable::try_new(config)?)
         };
-        self.has_attribution = committed;
+        self.attribution_committed_at = committed_at;
         self.ctx.deregister_table(ATTRIBUTION_TABLE)?;
         self.ctx.register_table(ATTRIBUTION_TABLE, provider)?;
         // Views over the attribution table bind it when created: (re)create them now.
@@ -197,7 +199,7 @@ impl Engine {
     }
 
     pub(crate) fn require_attribution(&self) -> Result<()> {
-        if self.has_attribution {
+        if self.attribution_committed_at.is_some() {
             Ok(())
         } else {
             Err(Error::NoAttribution(self.tenant.to_string()))
