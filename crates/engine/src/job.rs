@@ -108,8 +108,6 @@ impl Engine {
     /// Computes attribution for every model and replaces the window's partitions of the
     /// `attribution` table atomically.
     pub async fn run_attribution(&mut self, settings: &JobSettings) -> Result<AttributionReport> {
-        // Installed before the job replaces some of them, so re-installing restores all.
-        self.views().await?;
         // Ingest writes a file per request: merge them (dropping retried duplicates) first.
         for table in throughline_model::table::Table::ALL {
             self.lake.compact(table, &self.tenant).await?;
@@ -117,9 +115,14 @@ impl Engine {
         self.set_params(settings.params_batch()?)?;
         // Writes the result's files; the stream has ended (or failed) when it returns.
         let outcome = self.attribute().await;
-        // Put the views back (the reports read them live) and free the job's tables.
-        install_sql(&self.ctx, SqlFile::Journeys).await?;
-        install_sql(&self.ctx, SqlFile::Attribution).await?;
+        // Put the views back (the reports read them live) and free the job's tables: the
+        // two files the job replaced parts of, or all the views if none was installed yet.
+        if self.views.initialized() {
+            install_sql(&self.ctx, SqlFile::Journeys).await?;
+            install_sql(&self.ctx, SqlFile::Attribution).await?;
+        } else {
+            self.views().await?;
+        }
         let (written, conversions) = outcome?;
         let rows = written.rows;
         let partitions = written.files.len();
