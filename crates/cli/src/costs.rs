@@ -4,16 +4,15 @@
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
-use throughline_costs::{PullPolicy, PullWindow, Puller};
-use throughline_http::config::IngestConfig;
-use throughline_lake::Lake;
+use throughline_costs::{PullWindow, Puller};
 use throughline_model::TenantId;
+use throughline_settings::TenantsConfig;
 use throughline_sources::ads::Platform;
 
 /// Pulls every configured account of the tenant (or of one platform); `true` when none failed.
 pub async fn pull(
-    lake: Lake,
-    config: &IngestConfig,
+    puller: Puller,
+    config: &TenantsConfig,
     tenant: &TenantId,
     platform: Option<&str>,
     from: Option<&str>,
@@ -57,8 +56,6 @@ pub async fn pull(
                 .unwrap_or_default()
         );
     }
-    let state = throughline_lake::state_from_env(&lake).await;
-    let puller = Puller::new(lake, state, PullPolicy::from_env())?;
     let progress = ProgressBar::new(accounts as u64).with_style(
         ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} accounts {msg}")
             .expect("a valid template"),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use throughline_http::inbox::{FileImport, store_file_records};
+use throughline_ingest::{FileImport, store_file_records};
 use throughline_lake::Lake;
 use throughline_model::TenantId;
 use throughline_model::contact::check_country_code;

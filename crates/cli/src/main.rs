@@ -14,13 +14,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use throughline_engine::{Engine, FunnelGroup, JobSettings, KpiGroup, KpiQuery};
-use throughline_http::config::{CONFIG_OBJECT, IngestConfig};
 use throughline_lake::Lake;
-use throughline_lake::state::{ApiKeyGrant, KeyScope, TenantRecord, hash_api_key, new_api_key};
+use throughline_lake::state::{KeyScope, StateStore, add_tenant, issue_api_key};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::field::parse_date;
 use throughline_model::table::Table;
+use throughline_settings::{CHANNELS_OBJECT, CONFIG_OBJECT, Settings, TenantsConfig};
 
 use crate::output::Format;
 
@@ -31,29 +31,25 @@ use crate::output::Format;
     about = "End-to-end marketing attribution: ad spend -> click -> lead -> deal -> repeat sale"
 )]
 struct Cli {
-    /// The lake: a local directory or s3://bucket/prefix.
-    #[arg(
-        long,
-        global = true,
-        env = "THROUGHLINE_LAKE",
-        default_value = "./lake"
-    )]
-    lake: String,
+    /// The lake: a local directory or s3://bucket/prefix [env THROUGHLINE_LAKE; default ./lake].
+    #[arg(long, global = true)]
+    lake: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(clap::Args)]
 struct TenantArg {
-    /// Tenant id (a-z, 0-9, '-', '_').
-    #[arg(long, env = "THROUGHLINE_TENANT")]
-    tenant: String,
+    /// Tenant id (a-z, 0-9, '-', '_') [env THROUGHLINE_TENANT].
+    #[arg(long)]
+    tenant: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct RulesArg {
-    /// Channel rules (TOML, see docs/CHANNELS.md); the built-in GA4 rules by default.
-    #[arg(long, env = "THROUGHLINE_CHANNELS")]
+    /// Channel rules (TOML, see docs/CHANNELS.md) [env THROUGHLINE_CHANNELS]; by default
+    /// the lake's deployed copy (`config push --channels`), else the built-in GA4 rules.
+    #[arg(long)]
     channels: Option<PathBuf>,
 }
 
@@ -76,8 +72,8 @@ enum Command {
         /// touchpoints, leads, deal_events, orders, ad_costs, fx_rates or ad_clicks.
         #[arg(long)]
         table: String,
-        /// Calling code for national-format phone numbers, e.g. 380 for Ukraine.
-        #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
+        /// Calling code for national-format phone numbers, e.g. 380 for Ukraine [env THROUGHLINE_PHONE_COUNTRY].
+        #[arg(long)]
         phone_country: Option<String>,
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -163,12 +159,12 @@ enum Command {
         addr: String,
         #[command(flatten)]
         rules: RulesArg,
-        /// Calling code for national-format phone numbers in leads.
-        #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
+        /// Calling code for national-format phone numbers in leads [env THROUGHLINE_PHONE_COUNTRY].
+        #[arg(long)]
         phone_country: Option<String>,
-        /// Tenants' webhook secrets, field mappings and tracked links (TOML, docs/CONFIG.md);
-        /// without it, the lake's deployed copy if any.
-        #[arg(long, env = "THROUGHLINE_CONFIG")]
+        /// Tenants' webhook secrets, field mappings and tracked links (TOML, docs/CONFIG.md)
+        /// [env THROUGHLINE_CONFIG]; without it, the lake's deployed copy if any.
+        #[arg(long)]
         config: Option<PathBuf>,
     },
     /// Re-process what quarantine/ kept, after fixing a mapping or a secret.
@@ -180,14 +176,15 @@ enum Command {
         /// Entries kept on or after this date (YYYY-MM-DD, UTC).
         #[arg(long)]
         from: String,
-        /// Only this tenant's entries.
-        #[arg(long, env = "THROUGHLINE_TENANT")]
+        /// Only this tenant's entries [env THROUGHLINE_TENANT].
+        #[arg(long)]
         tenant: Option<String>,
-        /// The config to read deliveries with (TOML); without it, the lake's deployed copy.
-        #[arg(long, env = "THROUGHLINE_CONFIG")]
+        /// The config to read deliveries with (TOML) [env THROUGHLINE_CONFIG]; without it,
+        /// the lake's deployed copy.
+        #[arg(long)]
         config: Option<PathBuf>,
-        /// Calling code for national-format phone numbers.
-        #[arg(long, env = "THROUGHLINE_PHONE_COUNTRY")]
+        /// Calling code for national-format phone numbers [env THROUGHLINE_PHONE_COUNTRY].
+        #[arg(long)]
         phone_country: Option<String>,
     },
     /// Ad platforms' costs: pull them from the APIs (docs/ads/README.md).
@@ -238,9 +235,9 @@ enum CostsAction {
         /// Last day (YYYY-MM-DD); today (UTC) by default.
         #[arg(long)]
         to: Option<String>,
-        /// The config with the tenant's ad accounts (TOML, docs/CONFIG.md); without it, the
-        /// lake's deployed copy.
-        #[arg(long, env = "THROUGHLINE_CONFIG")]
+        /// The config with the tenant's ad accounts (TOML, docs/CONFIG.md)
+        /// [env THROUGHLINE_CONFIG]; without it, the lake's deployed copy.
+        #[arg(long)]
         config: Option<PathBuf>,
     },
 }
@@ -249,8 +246,14 @@ enum CostsAction {
 enum ConfigAction {
     /// Parse and check a config; names the file and the setting that is wrong.
     Check { file: PathBuf },
-    /// Check a config and store it in the lake, where the functions read it at start.
-    Push { file: PathBuf },
+    /// Check a config and store it in the lake, where the functions read it at start;
+    /// `--channels FILE` stores channel rules the same way.
+    Push {
+        file: Option<PathBuf>,
+        /// Channel rules (TOML, docs/CHANNELS.md) for the attribute and query functions.
+        #[arg(long)]
+        channels: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -316,6 +319,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    // Settings are read once, here; flags win over the environment.
+    let mut settings = Settings::from_env()?;
+    settings.lake = Some(
+        cli.lake
+            .or(settings.lake.take())
+            .unwrap_or_else(|| "./lake".into()),
+    );
+    let settings = settings;
     match cli.command {
         Command::Import {
             tenant,
@@ -323,9 +334,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             phone_country,
             files,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let tenant = tenant_id(&tenant)?;
+            let lake = open_lake(&settings)?;
+            let tenant = tenant_id(&tenant, &settings)?;
             let table = Table::from_name(&table)?;
+            let phone_country = phone_country.or(settings.phone_country.clone());
             let clean = import::import_files(&lake, &tenant, table, phone_country, &files).await?;
             Ok(if clean {
                 ExitCode::SUCCESS
@@ -341,8 +353,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             half_life_days,
             no_rollups,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let mut engine = open_engine(&lake, &tenant, &rules).await?;
+            let lake = open_lake(&settings)?;
+            let mut engine = open_engine(&settings, &lake, &tenant, &rules).await?;
             let settings = JobSettings {
                 lookback_days,
                 half_life_days,
@@ -383,8 +395,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             live,
             format,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let engine = open_engine(&lake, &tenant, &rules).await?;
+            let lake = open_lake(&settings)?;
+            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
             let (from, to) = window_dates(&window)?.unwrap_or((None, None));
             let query = KpiQuery {
                 model,
@@ -403,8 +415,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             group_by,
             format,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let engine = open_engine(&lake, &tenant, &rules).await?;
+            let lake = open_lake(&settings)?;
+            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
             let report = engine.funnel(group_by.into()).await?;
             output::print_titled("Funnel by stage", &report.stages, format)?;
             output::print_titled("Lost deals by reason", &report.loss_reasons, format)?;
@@ -415,8 +427,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             rules,
             format,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let engine = open_engine(&lake, &tenant, &rules).await?;
+            let lake = open_lake(&settings)?;
+            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
             output::print(&engine.ltv().await?, format)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -426,21 +438,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             query,
             format,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let engine = open_engine(&lake, &tenant, &rules).await?;
+            let lake = open_lake(&settings)?;
+            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
             output::print(&engine.sql(&query).await?, format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { samples, keep } => demo(&samples, keep).await,
+        Command::Demo { samples, keep } => demo(&settings, &samples, keep).await,
         Command::Serve {
             addr,
             rules,
             phone_country,
             config,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let config = ingest_config(&lake, config.as_deref()).await?;
-            serve::run(lake, &addr, channel_rules(&rules)?, phone_country, config).await?;
+            let lake = open_lake(&settings)?;
+            let config = tenants_config(&settings, &lake, config).await?;
+            let rules = channel_rules(&settings, &lake, &rules).await?;
+            let phone_country = phone_country.or(settings.phone_country.clone());
+            let state = state_store(&settings, &lake).await;
+            let limits = settings.engine.clone();
+            serve::run(lake, state, &addr, rules, limits, phone_country, config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay {
@@ -450,13 +466,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             config,
             phone_country,
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let config = ingest_config(&lake, config.as_deref()).await?;
-            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose()?;
+            let lake = open_lake(&settings)?;
+            let config = tenants_config(&settings, &lake, config).await?;
+            let tenant = tenant
+                .or(settings.tenant.clone())
+                .map(|t| TenantId::parse(&t))
+                .transpose()?;
+            let phone_country = phone_country.or(settings.phone_country.clone());
+            let state = state_store(&settings, &lake).await;
             let from = chrono::NaiveDate::parse_from_str(&from, "%Y-%m-%d")
                 .with_context(|| format!("--from {from:?}: give a date as YYYY-MM-DD"))?;
-            let clean =
-                replay::run(lake, config, phone_country, &source, tenant.as_ref(), from).await?;
+            let clean = replay::run(
+                lake,
+                state,
+                config,
+                phone_country,
+                &source,
+                tenant.as_ref(),
+                from,
+            )
+            .await?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -473,11 +502,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     config,
                 },
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let config = ingest_config(&lake, config.as_deref()).await?;
-            let tenant = TenantId::parse(&tenant.tenant)?;
+            let lake = open_lake(&settings)?;
+            let config = tenants_config(&settings, &lake, config).await?;
+            let tenant = tenant_id(&tenant, &settings)?;
+            let state = state_store(&settings, &lake).await;
+            let policy = throughline_costs::PullPolicy::from_settings(&settings.ads);
+            let puller = throughline_costs::Puller::new(lake, state, policy)?;
             let clean = costs::pull(
-                lake,
+                puller,
                 &config,
                 &tenant,
                 platform.as_deref(),
@@ -501,32 +533,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 Ok(ExitCode::SUCCESS)
             }
-            ConfigAction::Push { file } => {
-                let lake = open_lake(&cli.lake)?;
-                parse_config_offline(&file)?;
-                let body = std::fs::read(&file)?;
-                lake.put(&object_store::path::Path::from(CONFIG_OBJECT), body.into())
-                    .await?;
-                println!(
-                    "{} stored as {}/{CONFIG_OBJECT}; functions read it at their next start",
-                    file.display(),
-                    lake.location()
-                );
+            ConfigAction::Push { file, channels } => {
+                if file.is_none() && channels.is_none() {
+                    anyhow::bail!("give a config FILE, --channels FILE, or both");
+                }
+                let lake = open_lake(&settings)?;
+                if let Some(file) = &file {
+                    parse_config_offline(file)?;
+                    push_file(&lake, file, CONFIG_OBJECT).await?;
+                }
+                if let Some(rules) = &channels {
+                    ChannelRules::from_file(rules)
+                        .with_context(|| format!("checking channel rules {}", rules.display()))?;
+                    push_file(&lake, rules, CHANNELS_OBJECT).await?;
+                }
                 Ok(ExitCode::SUCCESS)
             }
         },
         Command::Tenants { action } => {
-            let lake = open_lake(&cli.lake)?;
-            let state = throughline_lake::state_from_env(&lake).await;
+            let lake = open_lake(&settings)?;
+            let state = state_store(&settings, &lake).await;
             match action {
                 TenantAction::Add { tenant, name } => {
-                    let id = tenant_id(&tenant)?;
-                    let record = TenantRecord {
-                        id: id.to_string(),
-                        name,
-                        created_at: chrono::Utc::now().to_rfc3339(),
-                    };
-                    state.put_tenant(&record).await?;
+                    let id = tenant_id(&tenant, &settings)?;
+                    add_tenant(state.as_ref(), &id, &name).await?;
                     println!("tenant {id} saved");
                 }
                 TenantAction::List => {
@@ -540,26 +570,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys {
             action: KeyAction::Create { tenant, scope },
         } => {
-            let lake = open_lake(&cli.lake)?;
-            let state = throughline_lake::state_from_env(&lake).await;
-            let id = tenant_id(&tenant)?;
-            if state.tenant(id.as_str()).await?.is_none() {
-                anyhow::bail!(
-                    "no tenant {id}: add it first with `throughline tenants add --tenant {id} --name NAME`"
-                );
-            }
+            let lake = open_lake(&settings)?;
+            let state = state_store(&settings, &lake).await;
+            let id = tenant_id(&tenant, &settings)?;
             let scope = match scope {
                 Scope::Ingest => KeyScope::Ingest,
                 Scope::Read => KeyScope::Read,
             };
-            let key = new_api_key();
-            let grant = ApiKeyGrant {
-                tenant: id.to_string(),
-                scope,
-                created_at: chrono::Utc::now().to_rfc3339(),
-            };
-            state.put_api_key(&hash_api_key(&key), &grant).await?;
-            println!("{key}");
+            println!("{}", issue_api_key(state.as_ref(), &id, scope).await?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -587,24 +605,42 @@ impl From<FunnelBy> for FunnelGroup {
     }
 }
 
-fn open_lake(location: &str) -> Result<Lake> {
+fn open_lake(settings: &Settings) -> Result<Lake> {
+    let location = settings.lake.as_deref().unwrap_or("./lake");
     Lake::open(location).with_context(|| format!("opening the lake at {location}"))
 }
 
-fn tenant_id(arg: &TenantArg) -> Result<TenantId> {
-    Ok(TenantId::parse(&arg.tenant)?)
+async fn state_store(settings: &Settings, lake: &Lake) -> Arc<dyn StateStore> {
+    throughline_lake::state_store(lake, settings.state_table.as_deref()).await
 }
 
-fn channel_rules(arg: &RulesArg) -> Result<Arc<ChannelRules>> {
-    Ok(Arc::new(match &arg.channels {
-        Some(path) => ChannelRules::from_file(path)
-            .with_context(|| format!("loading channel rules {}", path.display()))?,
-        None => ChannelRules::builtin(),
-    }))
+fn tenant_id(arg: &TenantArg, settings: &Settings) -> Result<TenantId> {
+    let Some(tenant) = arg.tenant.as_ref().or(settings.tenant.as_ref()) else {
+        anyhow::bail!("no tenant: give --tenant ID (or set THROUGHLINE_TENANT)");
+    };
+    Ok(TenantId::parse(tenant)?)
 }
 
-async fn open_engine(lake: &Lake, tenant: &TenantArg, rules: &RulesArg) -> Result<Engine> {
-    Ok(Engine::open(lake, &tenant_id(tenant)?, channel_rules(rules)?).await?)
+async fn channel_rules(
+    settings: &Settings,
+    lake: &Lake,
+    arg: &RulesArg,
+) -> Result<Arc<ChannelRules>> {
+    let settings = Settings {
+        channels: arg.channels.clone().or(settings.channels.clone()),
+        ..settings.clone()
+    };
+    Ok(settings.channel_rules(lake).await?)
+}
+
+async fn open_engine(
+    settings: &Settings,
+    lake: &Lake,
+    tenant: &TenantArg,
+    rules: &RulesArg,
+) -> Result<Engine> {
+    let rules = channel_rules(settings, lake, rules).await?;
+    Ok(Engine::open(lake, &tenant_id(tenant, settings)?, rules, &settings.engine).await?)
 }
 
 type DateWindow = (Option<i32>, Option<i32>);
@@ -620,7 +656,11 @@ fn window_dates(window: &WindowArg) -> Result<Option<DateWindow>> {
 }
 
 /// The README's first command: the whole pipeline on the demo business.
-async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCode> {
+async fn demo(
+    settings: &Settings,
+    samples: &std::path::Path,
+    keep: Option<PathBuf>,
+) -> Result<ExitCode> {
     if !samples.join("touchpoints.csv").exists() {
         anyhow::bail!(
             "no demo data in {}: run from a checkout of the repository or pass --samples DIR",
@@ -630,7 +670,10 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
     let temp = tempfile::tempdir()?;
     let kept = keep.is_some();
     let location = keep.unwrap_or_else(|| temp.path().to_path_buf());
-    let lake = open_lake(&location.display().to_string())?;
+    let lake = open_lake(&Settings {
+        lake: Some(location.display().to_string()),
+        ..settings.clone()
+    })?;
     let tenant = TenantId::parse("demo")?;
     println!("Demo lake: {}\n", location.display());
     let mut clean = true;
@@ -642,7 +685,9 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
         }
         clean &= import::import_files(&lake, &tenant, table, Some("380".into()), &[file]).await?;
     }
-    let mut engine = Engine::open(&lake, &tenant, Arc::new(ChannelRules::builtin())).await?;
+    // The demo business is classified by the built-in rules, whatever the environment says.
+    let rules = Arc::new(ChannelRules::builtin());
+    let mut engine = Engine::open(&lake, &tenant, rules, &settings.engine).await?;
     let started = std::time::Instant::now();
     let report = engine.run_attribution(&JobSettings::default()).await?;
     println!(
@@ -688,18 +733,36 @@ async fn demo(samples: &std::path::Path, keep: Option<PathBuf>) -> Result<ExitCo
     })
 }
 
-/// The config named on the command line, else the lake's deployed copy, else none.
-async fn ingest_config(lake: &Lake, file: Option<&std::path::Path>) -> Result<IngestConfig> {
-    Ok(match file {
-        Some(path) => IngestConfig::read_file(path).await?,
-        // THROUGHLINE_CONFIG is unset here (clap read it into `file`): the lake's copy.
-        None => IngestConfig::from_env_or_lake(lake).await?,
-    })
+/// The tenants' config named on the command line, else by the settings, else the lake's
+/// deployed copy, else none.
+async fn tenants_config(
+    settings: &Settings,
+    lake: &Lake,
+    file: Option<PathBuf>,
+) -> Result<TenantsConfig> {
+    let settings = Settings {
+        config: file.or(settings.config.clone()),
+        ..settings.clone()
+    };
+    Ok(settings.tenants(lake).await?)
+}
+
+/// Stores a checked file in the lake, where the functions read it at start.
+async fn push_file(lake: &Lake, file: &std::path::Path, object: &str) -> Result<()> {
+    let body = std::fs::read(file)?;
+    lake.put(&object_store::path::Path::from(object), body.into())
+        .await?;
+    println!(
+        "{} stored as {}/{object}; functions read it at their next start",
+        file.display(),
+        lake.location()
+    );
+    Ok(())
 }
 
 /// Checks a config file without fetching its `ssm:` secrets (they are fetched where it runs).
-fn parse_config_offline(file: &std::path::Path) -> Result<IngestConfig> {
+fn parse_config_offline(file: &std::path::Path) -> Result<TenantsConfig> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the config {}", file.display()))?;
-    Ok(IngestConfig::parse(&text, &file.display().to_string())?)
+    Ok(TenantsConfig::parse(&text, &file.display().to_string())?)
 }

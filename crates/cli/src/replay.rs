@@ -2,18 +2,21 @@
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use throughline_http::Ingestor;
-use throughline_http::config::IngestConfig;
-use throughline_http::replay::EntryResult;
+use std::sync::Arc;
+
+use throughline_ingest::{EntryResult, Ingestor};
 use throughline_lake::Lake;
+use throughline_lake::state::StateStore;
 use throughline_model::TenantId;
 use throughline_model::contact::check_country_code;
 use throughline_model::table::ParseOptions;
+use throughline_settings::TenantsConfig;
 
 /// Replays every entry of `source` kept since `from`; `true` when all of them are stored.
 pub async fn run(
     lake: Lake,
-    config: IngestConfig,
+    state: Arc<dyn StateStore>,
+    config: TenantsConfig,
     phone_country: Option<String>,
     source: &str,
     tenant: Option<&TenantId>,
@@ -22,7 +25,6 @@ pub async fn run(
     if let Some(code) = &phone_country {
         check_country_code(code)?;
     }
-    let state = throughline_lake::state_from_env(&lake).await;
     let options = ParseOptions {
         default_country_code: phone_country,
     };

@@ -3,25 +3,28 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use throughline_http::config::IngestConfig;
-use throughline_http::{Ingestor, ingest_router};
+use throughline_http::ingest_router;
+use throughline_ingest::Ingestor;
 use throughline_lake::Lake;
+use throughline_lake::state::StateStore;
 use throughline_model::channel::ChannelRules;
 use throughline_model::contact::check_country_code;
 use throughline_model::table::ParseOptions;
 use throughline_query::{QueryService, query_router};
+use throughline_settings::{EngineSettings, TenantsConfig};
 
 pub async fn run(
     lake: Lake,
+    state: Arc<dyn StateStore>,
     addr: &str,
     rules: Arc<ChannelRules>,
+    limits: EngineSettings,
     phone_country: Option<String>,
-    config: IngestConfig,
+    config: TenantsConfig,
 ) -> Result<()> {
     if let Some(code) = &phone_country {
         check_country_code(code)?;
     }
-    let state = throughline_lake::state_from_env(&lake).await;
     let options = ParseOptions {
         default_country_code: phone_country,
     };
@@ -31,6 +34,7 @@ pub async fn run(
         lake: lake.clone(),
         state,
         rules,
+        limits,
     });
     let app = ingest_router(ingestor).merge(query_router(query));
     let listener = tokio::net::TcpListener::bind(addr)

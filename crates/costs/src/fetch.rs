@@ -44,21 +44,15 @@ impl Default for PullPolicy {
 }
 
 impl PullPolicy {
-    /// The defaults, with `THROUGHLINE_ADS_BACKOFF_MS` (first backoff) and
-    /// `THROUGHLINE_ADS_POLL_MS` (poll pause) when set.
-    pub fn from_env() -> Self {
-        let millis = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_millis)
-        };
+    /// The defaults, with the settings' first backoff (`THROUGHLINE_ADS_BACKOFF_MS`) and
+    /// poll pause (`THROUGHLINE_ADS_POLL_MS`) when set.
+    pub fn from_settings(settings: &throughline_settings::AdsPullSettings) -> Self {
         let mut policy = Self::default();
-        if let Some(base) = millis("THROUGHLINE_ADS_BACKOFF_MS") {
+        if let Some(base) = settings.backoff {
             policy.backoff_base = base;
             policy.backoff_cap = policy.backoff_cap.min(base * 64);
         }
-        if let Some(poll) = millis("THROUGHLINE_ADS_POLL_MS") {
+        if let Some(poll) = settings.poll {
             policy.poll_every = poll;
         }
         policy

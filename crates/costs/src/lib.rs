@@ -16,11 +16,13 @@
 
 mod fetch;
 mod pull;
+mod scheduled;
 mod token;
 mod unzip;
 
 pub use fetch::PullPolicy;
 pub use pull::{AccountReport, PullWindow, Puller};
+pub use scheduled::{ScheduledError, TenantCosts, pull_every_tenant};
 
 use throughline_sources::ads::AdsError;
 

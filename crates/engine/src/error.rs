@@ -8,6 +8,8 @@ pub enum Error {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(transparent)]
     Lake(#[from] throughline_lake::Error),
+    #[error(transparent)]
+    State(#[from] throughline_lake::state::StateError),
     #[error(
         "unknown model {0:?}: use one of first_touch, last_touch, last_non_direct, linear, position_based, time_decay"
     )]

@@ -349,6 +349,7 @@ pub async fn attribute_tenant(
     state: &dyn throughline_lake::state::StateStore,
     tenant: &throughline_model::TenantId,
     rules: Arc<throughline_model::channel::ChannelRules>,
+    limits: &throughline_settings::EngineSettings,
     settings: &JobSettings,
 ) -> Result<AttributionReport> {
     use throughline_lake::state::JobRun;
@@ -368,7 +369,7 @@ pub async fn attribute_tenant(
     };
     record(run.clone()).await;
     let outcome = async {
-        let mut engine = Engine::open(lake, tenant, rules).await?;
+        let mut engine = Engine::open(lake, tenant, rules, limits).await?;
         engine.run_attribution(settings).await
     }
     .await;

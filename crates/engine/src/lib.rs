@@ -6,6 +6,7 @@ mod error;
 mod job;
 mod reports;
 mod rollups;
+mod scheduled;
 mod session;
 mod sql_files;
 mod udf;
@@ -16,6 +17,7 @@ pub use reports::{
     DEFAULT_MODEL, FunnelGroup, FunnelReport, KPI_LOOKUPS, KpiGroup, KpiQuery, MODELS,
 };
 pub use rollups::RollupReport;
+pub use scheduled::ScheduledAttribution;
 pub use session::Engine;
 pub use sql_files::{SqlFile, install_sql};
 pub use udf::register_channel_functions;

@@ -19,6 +19,7 @@ use throughline_lake::{Lake, table_prefix};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::table::Table;
+use throughline_settings::EngineSettings;
 use url::Url;
 
 use crate::sql_files::{SqlFile, install_sql};
@@ -50,17 +51,21 @@ static ATTRIBUTION_SCHEMA: [std::sync::OnceLock<SchemaRef>; 2] =
     [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
 
 impl Engine {
-    /// Opens a tenant's tables. `rules` are the channel rules (`ChannelRules::builtin()`
-    /// unless the user passed a file).
-    pub async fn open(lake: &Lake, tenant: &TenantId, rules: Arc<ChannelRules>) -> Result<Self> {
+    /// Opens a tenant's tables. `rules` are the channel rules and `limits` the memory
+    /// settings, both from the settings the binary loaded.
+    pub async fn open(
+        lake: &Lake,
+        tenant: &TenantId,
+        rules: Arc<ChannelRules>,
+        limits: &EngineSettings,
+    ) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(true);
-        let memory_limit = memory_limit_from_env()?;
-        if let Some(pool_bytes) = memory_limit {
+        if let Some(pool_bytes) = limits.memory_limit {
             tune_for_memory_limit(&mut config, pool_bytes);
         }
-        let ctx = SessionContext::new_with_config_rt(config, runtime(memory_limit)?);
+        let ctx = SessionContext::new_with_config_rt(config, runtime(limits)?);
         let (root, prefix) = lake.root_store();
         ctx.register_object_store(&Url::parse(LAKE_URL).expect("valid constant URL"), root);
         let lake_url = format!("{LAKE_URL}{prefix}");
@@ -207,19 +212,6 @@ impl Engine {
     }
 }
 
-/// The memory pool size set by `THROUGHLINE_MEMORY_LIMIT` (bytes, or with a K, M or G
-/// suffix, binary), if any.
-fn memory_limit_from_env() -> Result<Option<usize>> {
-    match std::env::var("THROUGHLINE_MEMORY_LIMIT") {
-        Ok(limit) => parse_bytes(&limit).map(Some).ok_or_else(|| {
-            Error::Settings(format!(
-                "THROUGHLINE_MEMORY_LIMIT={limit:?}: expected bytes, e.g. 3221225472 or 3G"
-            ))
-        }),
-        Err(_) => Ok(None),
-    }
-}
-
 /// Plans that fit a bounded pool, applied only when one is set (the unbounded default keeps
 /// DataFusion's defaults). Measured on the attribution job, see docs/BENCHMARKS.md.
 /// - `datafusion.sql_parser.map_string_types_to_utf8view = false`: `VARCHAR` in the SQL
@@ -239,42 +231,20 @@ fn tune_for_memory_limit(config: &mut SessionConfig, pool_bytes: usize) {
 }
 
 /// Memory for query execution: unbounded, unless a limit is given; then operators that
-/// can spill (sorts, aggregations) spill to `THROUGHLINE_SPILL_DIR` (default: the OS temp
+/// can spill (sorts, aggregations) spill to the spill directory (default: the OS temp
 /// directory) once their fair share of the pool is used.
-fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>> {
+fn runtime(limits: &EngineSettings) -> Result<Arc<RuntimeEnv>> {
     let mut builder = RuntimeEnvBuilder::new();
-    if let Some(bytes) = memory_limit {
+    if let Some(bytes) = limits.memory_limit {
         builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(
             FairSpillPool::new(bytes),
             std::num::NonZeroUsize::new(5).expect("non-zero"),
         )));
     }
-    if let Ok(dir) = std::env::var("THROUGHLINE_SPILL_DIR") {
+    if let Some(dir) = &limits.spill_dir {
         builder = builder.with_temp_file_path(dir);
     }
     Ok(builder.build_arc()?)
-}
-
-/// `3221225472`, `3072M`, `3G` (K, M, G are powers of 1024; case-insensitive).
-fn parse_bytes(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let (digits, unit) = match text.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
-        _ => (text, 'B'),
-    };
-    let shift = match unit {
-        'B' => 0,
-        'K' => 10,
-        'M' => 20,
-        'G' => 30,
-        _ => return None,
-    };
-    digits
-        .trim()
-        .parse::<usize>()
-        .ok()?
-        .checked_mul(1 << shift)
-        .filter(|&n| n > 0)
 }
 
 /// An input table over `tables/<table>/tenant=<id>/`, partitioned by `date`.
@@ -291,7 +261,7 @@ fn input_table(lake_url: &str, table: Table, tenant: &TenantId) -> Result<Arc<dy
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_bytes, tune_for_memory_limit};
+    use super::tune_for_memory_limit;
     use datafusion::arrow::datatypes::DataType;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -315,16 +285,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(frame.schema().field(0).data_type(), &DataType::Utf8View);
-    }
-
-    #[test]
-    fn memory_limits_read_as_bytes() {
-        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
-        assert_eq!(parse_bytes("3G"), Some(3 << 30));
-        assert_eq!(parse_bytes(" 512m "), Some(512 << 20));
-        assert_eq!(parse_bytes("64K"), Some(64 << 10));
-        for bad in ["", "G", "3X", "-1", "0", "1.5G"] {
-            assert_eq!(parse_bytes(bad), None, "{bad:?}");
-        }
     }
 }

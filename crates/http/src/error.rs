@@ -80,6 +80,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What an ingest failure means to an HTTP sender. Storage trouble is a 503 whose cause
+/// is logged, not shown: it names internals a public sender has no use for.
+impl From<throughline_ingest::IngestError> for ApiError {
+    fn from(e: throughline_ingest::IngestError) -> Self {
+        use throughline_ingest::IngestError;
+        match e {
+            IngestError::Rejected(rejected) => ApiError::Rejected {
+                count: rejected.len(),
+                reasons: rejected
+                    .iter()
+                    .map(|r| serde_json::json!({ "index": r.line - 1, "reason": r.reason }))
+                    .collect(),
+            },
+            IngestError::Invalid(reason) => ApiError::BadRequest(reason),
+            IngestError::Unverified(reason) => ApiError::Unverified(reason),
+            // The same answer as an unknown path: no probing for tenants.
+            IngestError::NotConfigured(_) => ApiError::NotFound("not found".into()),
+            e @ (IngestError::Lake(_) | IngestError::State(_) | IngestError::WriterStopped) => {
+                ApiError::Unavailable(e.to_string())
+            }
+        }
+    }
+}
+
 impl From<throughline_lake::Error> for ApiError {
     fn from(e: throughline_lake::Error) -> Self {
         ApiError::Unavailable(e.to_string())

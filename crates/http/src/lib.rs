@@ -1,6 +1,8 @@
 //! The ingest side of Throughline over HTTP: tracking beacons, lead forms and CRM webhooks.
 //! One router serves the `collect` and `crm-webhook` Lambda functions and
-//! `throughline serve`, so there is one implementation of every handler.
+//! `throughline serve`, so there is one implementation of every handler. This crate holds
+//! what is HTTP's: routes, API keys, tracked links' redirects, bot detection and the
+//! mapping of ingest errors to statuses; the steps themselves are `throughline-ingest`'s.
 //!
 //! Routes (a public interface, see docs/HTTP.md):
 //! - `POST /v1/events`, `GET /v1/t.gif` — touchpoints
@@ -11,18 +13,10 @@
 
 pub mod auth;
 mod bots;
-pub mod config;
 mod error;
-pub mod group_commit;
-pub mod inbox;
-mod ingest;
 mod links;
-pub mod replay;
 mod routes;
 pub mod runtime;
-mod secrets;
-pub mod webhooks;
 
 pub use error::ApiError;
-pub use ingest::{IngestOutcome, Ingestor};
 pub use routes::{BODY_LIMIT, collect_router, ingest_router, webhook_router};

@@ -5,7 +5,6 @@
 //! and its deals, to the click. Unknown codes get 404: there is no open redirect.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,16 +12,17 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use throughline_model::TenantId;
 
-use crate::config::TrackedLink;
-use crate::routes::store_touchpoints;
-use crate::{ApiError, Ingestor};
+use throughline_settings::TrackedLink;
+
+use crate::ApiError;
+use crate::routes::{Shared, store_touchpoints};
 
 /// The visitor cookie, shared with the snippet (docs/SNIPPET.md).
 const VISITOR_COOKIE: &str = "tl_vid";
 const VISITOR_COOKIE_DAYS: u64 = 395;
 
 pub(crate) async fn follow_link(
-    State(ingestor): State<Arc<Ingestor>>,
+    State(ingestor): Shared,
     Path(code): Path<String>,
     RawQuery(query): RawQuery,
     uri: axum::http::Uri,

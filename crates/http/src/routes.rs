@@ -15,10 +15,12 @@ use throughline_model::contact::sha256_hex;
 use throughline_model::table::Table;
 use throughline_sources::crm::{Crm, Delivery};
 
-use crate::auth::key_from;
+use throughline_ingest::{IngestOutcome, Ingestor};
+
+use crate::ApiError;
+use crate::auth::{KeyCache, key_from};
 use crate::bots::bot_reason;
 use crate::links::follow_link;
-use crate::{ApiError, IngestOutcome, Ingestor};
 
 /// The tracking snippet (docs/SNIPPET.md).
 const SNIPPET: &str = include_str!("../assets/throughline.js");
@@ -33,7 +35,31 @@ const PIXEL: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-type Shared = State<Arc<Ingestor>>;
+/// What the ingest routes share: the ingest core and the keys that authorized recently.
+pub(crate) struct IngestApi {
+    ingestor: Arc<Ingestor>,
+    keys: KeyCache,
+}
+
+impl IngestApi {
+    fn shared(ingestor: Arc<Ingestor>) -> Arc<Self> {
+        Arc::new(IngestApi {
+            ingestor,
+            keys: KeyCache::default(),
+        })
+    }
+}
+
+/// Handlers call the ingest core through the routes' state.
+impl std::ops::Deref for IngestApi {
+    type Target = Ingestor;
+
+    fn deref(&self) -> &Ingestor {
+        &self.ingestor
+    }
+}
+
+pub(crate) type Shared = State<Arc<IngestApi>>;
 type Params = Query<HashMap<String, String>>;
 
 /// Tracking: `POST /v1/events`, `GET /v1/t.gif`, `POST /v1/leads`, `GET /r/{code}`,
@@ -46,7 +72,7 @@ pub fn collect_router(ingestor: Arc<Ingestor>) -> Router {
         .route("/r/{code}", get(follow_link))
         .route("/v1/throughline.js", get(get_snippet))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(ingestor)
+        .with_state(IngestApi::shared(ingestor))
 }
 
 /// CRM webhooks: `POST /v1/webhooks/{crm}` (the `crm-webhook` function).
@@ -54,7 +80,7 @@ pub fn webhook_router(ingestor: Arc<Ingestor>) -> Router {
     Router::new()
         .route("/v1/webhooks/{crm}", post(post_webhook))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(ingestor)
+        .with_state(IngestApi::shared(ingestor))
 }
 
 /// Both, as the local server mounts them.
@@ -64,7 +90,7 @@ pub fn ingest_router(ingestor: Arc<Ingestor>) -> Router {
 
 /// The tenant an ingest request may write to, from its key (and `tenant=`, if given).
 async fn ingest_tenant(
-    ingestor: &Ingestor,
+    ingestor: &IngestApi,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<TenantId, ApiError> {
@@ -125,7 +151,7 @@ async fn post_records(
     table: Table,
     source: &'static str,
     (id_column, prefix): (&str, &str),
-) -> Result<Json<crate::IngestOutcome>, ApiError> {
+) -> Result<Json<IngestOutcome>, ApiError> {
     let tenant = ingest_tenant(&ingestor, &params, &headers).await?;
     let records = json_records(&body)?
         .into_iter()
@@ -196,11 +222,9 @@ pub(crate) async fn store_touchpoints(
 ) -> Result<IngestOutcome, ApiError> {
     match bot_reason(headers) {
         Some(reason) => keep_bot_hit(ingestor, tenant, &reason, raw, records.len()).await,
-        None => {
-            ingestor
-                .ingest_touchpoints(tenant, source, raw, records)
-                .await
-        }
+        None => Ok(ingestor
+            .ingest_touchpoints(tenant, source, raw, records)
+            .await?),
     }
 }
 
@@ -302,7 +326,7 @@ fn public_url(headers: &HeaderMap, uri: &Uri) -> String {
 /// `{"table": "leads" | "deal_events" | "orders", "records": [...]}` (or `"record": {...}`)
 /// in the import columns, with an ingest key.
 async fn post_generic_envelope(
-    ingestor: &Ingestor,
+    ingestor: &IngestApi,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
     body: Bytes,

@@ -1,14 +1,14 @@
 //! What every deployed function does at start, once, before its first request: JSON logs,
-//! and the lake and state store named by the environment (see infra/README.md).
+//! its settings from the environment, and the lake, state store and tenants' config they
+//! name (see infra/README.md).
 
 use std::sync::Arc;
 
+use throughline_ingest::Ingestor;
 use throughline_lake::Lake;
 use throughline_lake::state::StateStore;
 use throughline_model::table::ParseOptions;
-
-use crate::Ingestor;
-use crate::config::IngestConfig;
+use throughline_settings::Settings;
 
 /// Structured JSON logs for CloudWatch; level from `THROUGHLINE_LOG` (default `info`).
 pub fn init_json_logs() {
@@ -23,29 +23,22 @@ pub fn init_json_logs() {
         .init();
 }
 
-/// `THROUGHLINE_LAKE` (required) and the state store (`THROUGHLINE_STATE_TABLE`, else embedded).
-pub async fn lake_and_state_from_env() -> Result<(Lake, Arc<dyn StateStore>), String> {
-    let location = std::env::var("THROUGHLINE_LAKE").map_err(|_| {
-        "THROUGHLINE_LAKE is not set: give s3://bucket/prefix or a directory".to_owned()
-    })?;
-    let lake = Lake::open(&location).map_err(|e| e.to_string())?;
-    let state = throughline_lake::state_from_env(&lake).await;
+/// The lake of `settings` (required) and its state store.
+pub async fn lake_and_state(settings: &Settings) -> anyhow::Result<(Lake, Arc<dyn StateStore>)> {
+    let lake = settings.open_lake()?;
+    let state = throughline_lake::state_store(&lake, settings.state_table.as_deref()).await;
     Ok((lake, state))
 }
 
-/// The ingest service with settings from the environment (`THROUGHLINE_PHONE_COUNTRY`)
-/// and the tenants' config (`THROUGHLINE_CONFIG`, else the lake's copy).
-pub async fn ingestor_from_env() -> Result<Arc<Ingestor>, String> {
-    let (lake, state) = lake_and_state_from_env().await?;
+/// The ingest core for `settings`: its lake and state store, the default phone country,
+/// and the tenants' config with its secrets looked up.
+pub async fn ingestor(settings: &Settings) -> anyhow::Result<Arc<Ingestor>> {
+    let (lake, state) = lake_and_state(settings).await?;
     let options = ParseOptions {
-        default_country_code: std::env::var("THROUGHLINE_PHONE_COUNTRY")
-            .ok()
-            .filter(|c| !c.is_empty()),
+        default_country_code: settings.phone_country.clone(),
     };
-    let config = IngestConfig::from_env_or_lake(&lake)
-        .await
-        .map_err(|e| e.to_string())?;
+    let tenants = settings.tenants(&lake).await?;
     Ok(Arc::new(
-        Ingestor::new(lake, state, options).with_config(config),
+        Ingestor::new(lake, state, options).with_config(tenants),
     ))
 }

@@ -1,6 +1,6 @@
 //! `ssm:` webhook secrets loaded the way the Lambda functions load them
-//! (`runtime::ingestor_from_env`) and the way `throughline serve --config` does
-//! (`IngestConfig::read_file`), against SSM Parameter Store in a local AWS emulator
+//! (`Settings::from_env` and `runtime::ingestor`) and the way `throughline serve --config`
+//! does (`TenantsConfig::read_file`), against SSM Parameter Store in a local AWS emulator
 //! (`THROUGHLINE_TEST_AWS_ENDPOINT`, set by scripts/test.sh).
 //!
 //! One test function: it sets process environment variables, which no other test in this
@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use throughline_http::config::IngestConfig;
-use throughline_http::{Ingestor, webhook_router};
+use throughline_http::webhook_router;
+use throughline_ingest::Ingestor;
+use throughline_settings::{Settings, TenantsConfig};
 use throughline_sources::crm::{base64_of, hmac_sha256};
 use tower::ServiceExt;
 
@@ -67,7 +68,10 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime
-        .block_on(IngestConfig::read_file(&plain))
+        .block_on(TenantsConfig::read_file(
+            &plain,
+            &Settings::from_env().unwrap().secrets,
+        ))
         .expect("a config without ssm: secrets loads offline");
     let relative = write_config(
         dir.path(),
@@ -75,7 +79,10 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
         "[tenants.acme.crm.shopify]\nsecret = \"ssm:acme/webhooks/shopify\"\n",
     );
     let e = runtime
-        .block_on(IngestConfig::read_file(&relative))
+        .block_on(TenantsConfig::read_file(
+            &relative,
+            &Settings::from_env().unwrap().secrets,
+        ))
         .unwrap_err()
         .to_string();
     assert!(e.contains("THROUGHLINE_SECRETS_PREFIX"), "{e}");
@@ -132,7 +139,8 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
         }
 
         // The Lambda path: THROUGHLINE_CONFIG, secrets fetched asynchronously.
-        let ingestor = throughline_http::runtime::ingestor_from_env()
+        let settings = Settings::from_env().unwrap();
+        let ingestor = throughline_http::runtime::ingestor(&settings)
             .await
             .unwrap();
         assert_eq!(
@@ -168,8 +176,10 @@ fn ssm_secrets_verify_webhooks_and_plain_configs_never_touch_aws() {
             .send()
             .await
             .unwrap();
-        let config = IngestConfig::read_file(&config).await.unwrap();
-        let (lake, state) = throughline_http::runtime::lake_and_state_from_env()
+        let config = TenantsConfig::read_file(&config, &settings.secrets)
+            .await
+            .unwrap();
+        let (lake, state) = throughline_http::runtime::lake_and_state(&settings)
             .await
             .unwrap();
         let ingestor = Arc::new(Ingestor::new(lake, state, Default::default()).with_config(config));

@@ -27,13 +27,14 @@ pub use parquet_io::{read_parquet, read_parquet_file, write_parquet};
 pub use rollups::{ROLLED_UP_TABLES, ROLLUPS_TABLE};
 pub use store::{AppendReport, Lake};
 
-/// The state store for this deployment: DynamoDB when `THROUGHLINE_STATE_TABLE` names a
-/// table, else embedded in the lake (`_state/`).
-pub async fn state_from_env(lake: &Lake) -> std::sync::Arc<dyn state::StateStore> {
-    match std::env::var("THROUGHLINE_STATE_TABLE") {
-        Ok(table) if !table.is_empty() => {
-            std::sync::Arc::new(state::DynamoStateStore::from_env(&table).await)
-        }
-        _ => std::sync::Arc::new(state::EmbeddedStateStore::new(lake.store())),
+/// The state store for this deployment: DynamoDB when `dynamodb_table` names a table
+/// (the settings' `THROUGHLINE_STATE_TABLE`), else embedded in the lake (`_state/`).
+pub async fn state_store(
+    lake: &Lake,
+    dynamodb_table: Option<&str>,
+) -> std::sync::Arc<dyn state::StateStore> {
+    match dynamodb_table.filter(|t| !t.is_empty()) {
+        Some(table) => std::sync::Arc::new(state::DynamoStateStore::from_env(table).await),
+        None => std::sync::Arc::new(state::EmbeddedStateStore::new(lake.store())),
     }
 }

@@ -19,12 +19,14 @@ use throughline_lake::state::{KeyScope, StateStore};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::field::parse_date;
+use throughline_settings::EngineSettings;
 
 #[derive(Debug, Clone)]
 pub struct QueryService {
     pub lake: Lake,
     pub state: Arc<dyn StateStore>,
     pub rules: Arc<ChannelRules>,
+    pub limits: EngineSettings,
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -51,7 +53,7 @@ impl QueryService {
         )
         .await?;
         tracing::info!(%tenant, "answering");
-        Engine::open(&self.lake, &tenant, self.rules.clone())
+        Engine::open(&self.lake, &tenant, self.rules.clone(), &self.limits)
             .await
             .map_err(engine_error)
     }

@@ -128,6 +128,21 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
             .unwrap(),
         None
     );
+    let issued = issue_api_key(store.as_ref(), &tenant, KeyScope::Ingest)
+        .await
+        .unwrap();
+    assert_eq!(
+        authorize(store.as_ref(), &issued, KeyScope::Ingest)
+            .await
+            .unwrap(),
+        Some(tenant.clone())
+    );
+    let stranger = TenantId::parse("never-added").unwrap();
+    let refused = issue_api_key(store.as_ref(), &stranger, KeyScope::Read).await;
+    assert!(
+        matches!(&refused, Err(StateError::NoTenant(t)) if t == "never-added"),
+        "{refused:?}"
+    );
 
     // Job runs: upsert by id, newest first.
     for (i, status) in ["running", "succeeded"].iter().enumerate() {

@@ -21,6 +21,8 @@ pub enum StateError {
     Unavailable(String),
     #[error("corrupt state record {key}: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error("no tenant {0}: add it first with `throughline tenants add --tenant {0} --name NAME`")]
+    NoTenant(String),
 }
 
 pub type StateResult<T> = std::result::Result<T, StateError>;
@@ -114,6 +116,37 @@ pub async fn authorize(
         return Ok(None);
     }
     Ok(TenantId::parse(&grant.tenant).ok())
+}
+
+/// Adds a tenant (or renames one), created now.
+pub async fn add_tenant(store: &dyn StateStore, tenant: &TenantId, name: &str) -> StateResult<()> {
+    store
+        .put_tenant(&TenantRecord {
+            id: tenant.to_string(),
+            name: name.to_owned(),
+            created_at: chrono::Utc::now().to_rfc3339(),
+        })
+        .await
+}
+
+/// Issues a new API key of `scope` for an existing tenant: the key is returned once, only
+/// its hash is stored.
+pub async fn issue_api_key(
+    store: &dyn StateStore,
+    tenant: &TenantId,
+    scope: KeyScope,
+) -> StateResult<String> {
+    if store.tenant(tenant.as_str()).await?.is_none() {
+        return Err(StateError::NoTenant(tenant.to_string()));
+    }
+    let key = new_api_key();
+    let grant = ApiKeyGrant {
+        tenant: tenant.to_string(),
+        scope,
+        created_at: chrono::Utc::now().to_rfc3339(),
+    };
+    store.put_api_key(&hash_api_key(&key), &grant).await?;
+    Ok(key)
 }
 
 pub(crate) fn now_secs() -> i64 {

@@ -57,6 +57,57 @@ fn default_max_pages() -> u32 {
     1000
 }
 
+impl AdsSettings {
+    /// Every secret of the tenant's ad accounts with its place in the config
+    /// (`ads.meta[0].access_token`), for the loader to resolve.
+    pub fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut found = Vec::new();
+        for (i, account) in self.google_ads.iter_mut().enumerate() {
+            let place = format!("ads.google_ads[{i}]");
+            if let Some(token) = &mut account.developer_token {
+                found.push((format!("{place}.developer_token"), token));
+            }
+            if let Some(auth) = &mut account.auth {
+                found.extend(auth.secrets_mut(&place));
+            }
+        }
+        for (i, account) in self.meta.iter_mut().enumerate() {
+            if let Some(token) = &mut account.access_token {
+                found.push((format!("ads.meta[{i}].access_token"), token));
+            }
+        }
+        for (i, account) in self.tiktok.iter_mut().enumerate() {
+            if let Some(token) = &mut account.access_token {
+                found.push((format!("ads.tiktok[{i}].access_token"), token));
+            }
+        }
+        for (i, account) in self.microsoft.iter_mut().enumerate() {
+            let place = format!("ads.microsoft[{i}]");
+            found.push((
+                format!("{place}.developer_token"),
+                &mut account.developer_token,
+            ));
+            if let Some(auth) = &mut account.auth {
+                found.extend(auth.secrets_mut(&place));
+            }
+        }
+        found
+    }
+}
+
+impl OAuthRefresh {
+    fn secrets_mut(&mut self, place: &str) -> Vec<(String, &mut Secret)> {
+        let mut found = vec![(
+            format!("{place}.auth.refresh_token"),
+            &mut self.refresh_token,
+        )];
+        if let Some(secret) = &mut self.client_secret {
+            found.push((format!("{place}.auth.client_secret"), secret));
+        }
+        found
+    }
+}
+
 impl Default for AdsSettings {
     fn default() -> Self {
         Self {

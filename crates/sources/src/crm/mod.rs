@@ -411,6 +411,38 @@ pub struct CrmSettings {
 }
 
 impl CrmSettings {
+    /// Every secret of the tenant's CRMs with its place in the config (`crm.hubspot.client_secret`),
+    /// for the loader to resolve.
+    pub fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut found: Vec<(&str, &mut Secret)> = Vec::new();
+        if let Some(s) = &mut self.hubspot {
+            found.push(("hubspot.client_secret", &mut s.client_secret));
+        }
+        if let Some(s) = &mut self.pipedrive {
+            found.push(("pipedrive.username", &mut s.username));
+            found.push(("pipedrive.password", &mut s.password));
+        }
+        if let Some(s) = &mut self.keycrm {
+            found.push(("keycrm.token", &mut s.token));
+        }
+        if let Some(s) = &mut self.bitrix24 {
+            found.push(("bitrix24.application_token", &mut s.application_token));
+        }
+        if let Some(s) = &mut self.kommo {
+            found.push(("kommo.token", &mut s.token));
+        }
+        if let Some(s) = &mut self.shopify {
+            found.push(("shopify.secret", &mut s.secret));
+        }
+        if let Some(s) = &mut self.generic {
+            found.push(("generic.secret", &mut s.secret));
+        }
+        found
+            .into_iter()
+            .map(|(place, secret)| (format!("crm.{place}"), secret))
+            .collect()
+    }
+
     /// Whether the tenant has set up `crm`.
     pub fn has(&self, crm: Crm) -> bool {
         match crm {
@@ -466,68 +498,80 @@ impl CrmSettings {
     }
 }
 
-/// A secret in the config: the value itself; `env:NAME` to read it from the environment;
-/// or `ssm:NAME` for an SSM Parameter Store parameter (absolute `/…`, or relative to
-/// `THROUGHLINE_SECRETS_PREFIX`). This crate does no I/O: whoever loads the config fetches
-/// the `ssm:` parameters once and hands their values to [`install_resolved_secrets`].
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A secret in the config, as written: the value itself, `env:NAME` (an environment
+/// variable) or `ssm:NAME` (an SSM Parameter Store parameter, absolute `/…` or relative to
+/// the secrets prefix). This crate does no I/O: whoever loads the config (the settings
+/// crate, once, at a binary's edge) looks every reference up and [`Secret::resolve`]s it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    written: String,
+    /// The looked-up value of an `env:` or `ssm:` reference.
+    resolved: Option<String>,
+}
+
+/// Where a secret's value is: in the config, or behind a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource<'a> {
+    Literal,
+    Env(&'a str),
+    Ssm(&'a str),
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
 
 /// Settings are logged and printed in errors: a literal secret shows as `***`, references
 /// (`env:NAME`, `ssm:NAME`) as written — they name where the value is, not the value.
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.starts_with("env:") || self.0.starts_with("ssm:") {
-            write!(f, "Secret({:?})", self.0)
-        } else {
-            f.write_str("Secret(***)")
+        match self.source() {
+            SecretSource::Literal => f.write_str("Secret(***)"),
+            _ => write!(f, "Secret({:?})", self.written),
         }
     }
-}
-
-/// The values of `ssm:` secrets, by the reference as written after `ssm:`.
-static RESOLVED: std::sync::RwLock<Option<std::collections::HashMap<String, String>>> =
-    std::sync::RwLock::new(None);
-
-/// Records the values of `ssm:` secrets, keyed by the reference as written after `ssm:`
-/// (e.g. `acme/webhooks/hubspot`), for every [`Secret`] in the process; entries already
-/// installed under the same reference are replaced. A reference never installed reads as
-/// empty.
-pub fn install_resolved_secrets(values: impl IntoIterator<Item = (String, String)>) {
-    let mut table = RESOLVED.write().unwrap_or_else(|e| e.into_inner());
-    table.get_or_insert_with(Default::default).extend(values);
 }
 
 impl Secret {
     /// The prefix of a secret kept in SSM Parameter Store.
     pub const SSM_PREFIX: &str = "ssm:";
+    /// The prefix of a secret read from an environment variable.
+    pub const ENV_PREFIX: &str = "env:";
 
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+    pub fn new(written: impl Into<String>) -> Self {
+        Secret {
+            written: written.into(),
+            resolved: None,
+        }
     }
 
-    /// The parameter reference of an `ssm:` secret (the text after `ssm:`).
-    pub fn ssm_reference(&self) -> Option<&str> {
-        self.0.strip_prefix(Self::SSM_PREFIX)
+    pub fn source(&self) -> SecretSource<'_> {
+        if let Some(name) = self.written.strip_prefix(Self::ENV_PREFIX) {
+            SecretSource::Env(name)
+        } else if let Some(reference) = self.written.strip_prefix(Self::SSM_PREFIX) {
+            SecretSource::Ssm(reference)
+        } else {
+            SecretSource::Literal
+        }
     }
 
-    /// The secret's value. An `env:` secret whose variable is unset, and an `ssm:` secret
-    /// whose parameter was not installed (missing, or not fetched), read as empty, which
-    /// verifies nothing.
+    /// Gives a reference its looked-up value.
+    pub fn resolve(&mut self, value: String) {
+        self.resolved = Some(value);
+    }
+
+    /// The secret's value. A reference never resolved (an unset variable, a missing or
+    /// unfetched parameter) reads as empty, which verifies nothing.
     pub fn expose(&self) -> String {
-        if let Some(name) = self.0.strip_prefix("env:") {
-            return std::env::var(name).unwrap_or_default();
+        match (self.source(), &self.resolved) {
+            (SecretSource::Literal, _) => self.written.clone(),
+            (_, Some(value)) => value.clone(),
+            (_, None) => String::new(),
         }
-        if let Some(reference) = self.ssm_reference() {
-            let table = RESOLVED.read().unwrap_or_else(|e| e.into_inner());
-            return table
-                .as_ref()
-                .and_then(|t| t.get(reference))
-                .cloned()
-                .unwrap_or_default();
-        }
-        self.0.clone()
     }
 }
 
@@ -555,6 +599,11 @@ mod secret_tests {
     fn literal_secrets_never_print() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
         assert_eq!(format!("{:?}", Secret::new("env:HS")), "Secret(\"env:HS\")");
+        let mut resolved = Secret::new("ssm:acme/hubspot");
+        assert_eq!(resolved.expose(), "");
+        resolved.resolve("s3cret".into());
+        assert_eq!(resolved.expose(), "s3cret");
+        assert_eq!(format!("{resolved:?}"), "Secret(\"ssm:acme/hubspot\")");
     }
 }
 

@@ -13,8 +13,7 @@ use throughline_model::table::Table;
 use throughline_model::{Rejected, TenantId};
 use throughline_sources::crm::{Checks, Crm, CrmBatch, CrmError, Delivery};
 
-use crate::ingest::rejected_error;
-use crate::{ApiError, IngestOutcome, Ingestor};
+use crate::{IngestError, IngestOutcome, Ingestor, Result};
 
 /// Headers never kept with a delivery: they carry secrets.
 const SECRET_HEADERS: [&str; 4] = [
@@ -47,7 +46,11 @@ pub struct QuarantinedDelivery {
     /// The body, verbatim, under `raw/`.
     pub raw: String,
     pub meta: DeliveryMeta,
-    pub status: u16,
+    /// The kind of failure ([`crate::IngestError::kind`]): `unverified`, `invalid`,
+    /// `rejected` or `not_configured`. Entries kept before it existed read as empty.
+    #[serde(default)]
+    pub kind: String,
+    /// Why it was not stored, e.g. `wrong kommo token` or `2 record(s) rejected: …`.
     pub reason: String,
     #[serde(default)]
     pub rejected: Vec<Rejected>,
@@ -57,9 +60,9 @@ pub struct QuarantinedDelivery {
 enum Failure {
     /// Verification, reading or validation failed: kept for replay (with the rejected
     /// rows, if validation failed), answered 4xx.
-    Kept(ApiError, Vec<Rejected>),
+    Kept(IngestError),
     /// Storage failed: the vendor retries.
-    Retry(ApiError),
+    Retry(IngestError),
 }
 
 impl Ingestor {
@@ -69,7 +72,7 @@ impl Ingestor {
         tenant: &TenantId,
         crm: Crm,
         delivery: &Delivery<'_>,
-    ) -> Result<IngestOutcome, ApiError> {
+    ) -> Result<IngestOutcome> {
         let source = format!("webhook-{}", crm.name());
         let raw = self
             .keep_raw(
@@ -99,9 +102,8 @@ impl Ingestor {
         {
             Ok(outcome) => Ok(outcome),
             Err(Failure::Retry(e)) => Err(e),
-            Err(Failure::Kept(e, rejected)) => {
-                self.keep_failed_delivery(tenant, &raw, meta, &e, rejected)
-                    .await?;
+            Err(Failure::Kept(e)) => {
+                self.keep_failed_delivery(tenant, &raw, meta, &e).await?;
                 Err(e)
             }
         }
@@ -115,32 +117,21 @@ impl Ingestor {
         checks: &Checks,
         raw: &Path,
         meta: &mut DeliveryMeta,
-    ) -> Result<IngestOutcome, Failure> {
+    ) -> std::result::Result<IngestOutcome, Failure> {
         let settings = self
             .config
             .tenant(tenant.as_str())
             .map(|t| &t.crm)
-            .ok_or_else(|| Failure::Kept(ApiError::NotFound("not found".into()), Vec::new()))?;
+            .ok_or_else(|| Failure::Kept(not_configured(crm)))?;
         let batch = match settings.read(crm, delivery, checks) {
-            None => {
-                return Err(Failure::Kept(
-                    ApiError::NotFound("not found".into()),
-                    Vec::new(),
-                ));
-            }
+            None => return Err(Failure::Kept(not_configured(crm))),
             Some(Err(e @ (CrmError::Unverified(_) | CrmError::Stale(_)))) => {
                 tracing::warn!(%tenant, crm = crm.name(), reason = %e, "webhook not verified");
-                return Err(Failure::Kept(
-                    ApiError::Unverified(e.to_string()),
-                    Vec::new(),
-                ));
+                return Err(Failure::Kept(IngestError::Unverified(e.to_string())));
             }
             Some(Err(e)) => {
                 meta.verified = true;
-                return Err(Failure::Kept(
-                    ApiError::BadRequest(e.to_string()),
-                    Vec::new(),
-                ));
+                return Err(Failure::Kept(IngestError::Invalid(e.to_string())));
             }
             Some(Ok(batch)) => batch,
         };
@@ -155,7 +146,7 @@ impl Ingestor {
         crm: Crm,
         batch: CrmBatch,
         raw: &Path,
-    ) -> Result<IngestOutcome, Failure> {
+    ) -> std::result::Result<IngestOutcome, Failure> {
         let source = format!("webhook-{}", crm.name());
         let origin = format!("{source} {raw}");
         for note in &batch.not_in_payload {
@@ -183,7 +174,7 @@ impl Ingestor {
             }
         }
         if !rejected.is_empty() {
-            return Err(Failure::Kept(rejected_error(&rejected), rejected));
+            return Err(Failure::Kept(IngestError::Rejected(rejected)));
         }
         let mut outcome = IngestOutcome::default();
         for (table, rows) in validated {
@@ -200,14 +191,17 @@ impl Ingestor {
         tenant: &TenantId,
         raw: &Path,
         meta: DeliveryMeta,
-        error: &ApiError,
-        rejected: Vec<Rejected>,
-    ) -> Result<(), ApiError> {
+        error: &IngestError,
+    ) -> Result<()> {
+        let rejected = match error {
+            IngestError::Rejected(rejected) => rejected.clone(),
+            _ => Vec::new(),
+        };
         let entry = QuarantinedDelivery {
             tenant: tenant.to_string(),
             raw: raw.to_string(),
-            status: error.status().as_u16(),
-            reason: error.to_string(),
+            kind: error.kind().to_owned(),
+            reason: error.detailed(),
             meta,
             rejected,
         };
@@ -220,14 +214,11 @@ impl Ingestor {
     }
 
     /// Reads a quarantined delivery again with today's settings; `Ok` when it is stored.
-    pub async fn replay_delivery(
-        &self,
-        entry: &QuarantinedDelivery,
-    ) -> Result<IngestOutcome, ApiError> {
+    pub async fn replay_delivery(&self, entry: &QuarantinedDelivery) -> Result<IngestOutcome> {
         let tenant = TenantId::parse(&entry.tenant)
-            .map_err(|e| ApiError::BadRequest(format!("quarantine entry: {e}")))?;
+            .map_err(|e| IngestError::Invalid(format!("quarantine entry: {e}")))?;
         let crm = Crm::from_name(&entry.meta.crm)
-            .ok_or_else(|| ApiError::BadRequest(format!("unknown CRM {}", entry.meta.crm)))?;
+            .ok_or_else(|| IngestError::Invalid(format!("unknown CRM {}", entry.meta.crm)))?;
         let body = self.lake.get(&Path::from(entry.raw.as_str())).await?;
         let delivery = Delivery {
             method: &entry.meta.method,
@@ -247,9 +238,15 @@ impl Ingestor {
         )
         .await
         .map_err(|f| match f {
-            Failure::Kept(e, _) | Failure::Retry(e) => e,
+            Failure::Kept(e) | Failure::Retry(e) => e,
         })
     }
+}
+
+/// The answer for a delivery to a tenant that has not set `crm` up: the same whether the
+/// tenant exists or not, so a sender cannot probe for tenants.
+fn not_configured(crm: Crm) -> IngestError {
+    IngestError::NotConfigured(format!("no {} webhook is set up here", crm.name()))
 }
 
 /// `url` without the named query parameters.

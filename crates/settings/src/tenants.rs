@@ -1,8 +1,8 @@
-//! The ingest settings of each tenant: CRM webhook secrets and field mappings, tracked
-//! links, phone country, ad accounts. A TOML file (docs/CONFIG.md): `throughline serve --config FILE`
+//! The settings of each tenant: CRM webhook secrets and field mappings, tracked links,
+//! phone country, ad accounts. A TOML file (docs/CONFIG.md): `throughline serve --config FILE`
 //! locally; on AWS the functions read the copy that `throughline config push` stores in
-//! the lake at [`CONFIG_OBJECT`]. Secrets are given as `env:NAME`, or as `ssm:NAME`, which
-//! loading the config fetches from SSM Parameter Store once (see [`crate::secrets`]).
+//! the lake at [`CONFIG_OBJECT`]. Secrets are given as values, `env:NAME` or `ssm:NAME`;
+//! loading the config looks every reference up once (see [`crate::secrets`]).
 
 use std::collections::BTreeMap;
 
@@ -12,15 +12,17 @@ use throughline_model::contact::check_country_code;
 use throughline_sources::ads::AdsSettings;
 use throughline_sources::crm::CrmSettings;
 
+use crate::secrets::SecretsSettings;
+
 /// Where the lake keeps the deployed config.
 pub const CONFIG_OBJECT: &str = "_config/throughline.toml";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IngestConfig {
+pub struct TenantsConfig {
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
-    /// Link code → tenant, built once by [`IngestConfig::parse`]: every click looks it up.
+    /// Link code → tenant, built once by [`TenantsConfig::parse`]: every click looks it up.
     #[serde(skip)]
     link_owners: BTreeMap<String, String>,
 }
@@ -68,14 +70,14 @@ pub enum ConfigError {
     Invalid { origin: String, reason: String },
 }
 
-impl IngestConfig {
+impl TenantsConfig {
     /// Parses and checks a config; `origin` names it in errors (a path, or the lake object).
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let invalid = |reason: String| ConfigError::Invalid {
             origin: origin.to_owned(),
             reason,
         };
-        let mut config: IngestConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut config: TenantsConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         let mut link_owners: BTreeMap<String, String> = BTreeMap::new();
         for (tenant, settings) in &config.tenants {
             TenantId::parse(tenant).map_err(|e| invalid(format!("tenants.{tenant}: {e}")))?;
@@ -106,32 +108,38 @@ impl IngestConfig {
         Ok(config)
     }
 
-    /// Reads, checks and loads a config file: its `ssm:` secrets are fetched now.
-    pub async fn read_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+    /// Reads, checks and loads a config file: its secrets are looked up now.
+    pub async fn read_file(
+        path: &std::path::Path,
+        secrets: &SecretsSettings,
+    ) -> Result<Self, ConfigError> {
         let (text, origin) = read_text(path)?;
-        Self::load(&text, &origin).await
+        Self::load(&text, &origin, secrets).await
     }
 
-    /// Parses a config and fetches its `ssm:` secrets; one without them never touches AWS.
-    async fn load(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config = Self::parse(text, origin)?;
-        crate::secrets::resolve(text, origin).await?;
+    /// Parses a config and looks its secrets up; one without `ssm:` secrets never touches AWS.
+    pub async fn load(
+        text: &str,
+        origin: &str,
+        secrets: &SecretsSettings,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Self::parse(text, origin)?;
+        crate::secrets::resolve(&mut config, secrets, origin).await?;
         Ok(config)
     }
 
-    /// The deployed config: `THROUGHLINE_CONFIG` (a file) if set, else the lake's
-    /// [`CONFIG_OBJECT`] if present, else none (only key-authenticated routes work). Its
-    /// `ssm:` secrets are fetched now; a config without them never touches AWS.
-    pub async fn from_env_or_lake(lake: &throughline_lake::Lake) -> Result<Self, ConfigError> {
-        if let Some(path) = std::env::var_os("THROUGHLINE_CONFIG").filter(|p| !p.is_empty()) {
-            return Self::read_file(std::path::Path::new(&path)).await;
-        }
+    /// The copy `throughline config push` stored in the lake at [`CONFIG_OBJECT`], if
+    /// present, else none (only key-authenticated routes work). Its secrets are looked up now.
+    pub async fn from_lake(
+        lake: &throughline_lake::Lake,
+        secrets: &SecretsSettings,
+    ) -> Result<Self, ConfigError> {
         let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
         match lake
             .get(&object_store::path::Path::from(CONFIG_OBJECT))
             .await
         {
-            Ok(body) => Self::load(&String::from_utf8_lossy(&body), &origin).await,
+            Ok(body) => Self::load(&String::from_utf8_lossy(&body), &origin, secrets).await,
             Err(throughline_lake::Error::Store(object_store::Error::NotFound { .. })) => {
                 Ok(Self::default())
             }
@@ -140,6 +148,11 @@ impl IngestConfig {
                 reason: e.to_string(),
             }),
         }
+    }
+
+    /// Every tenant's settings, for the loader to resolve their secrets.
+    pub(crate) fn tenants_mut(&mut self) -> impl Iterator<Item = (&String, &mut TenantConfig)> {
+        self.tenants.iter_mut()
     }
 
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
@@ -202,7 +215,7 @@ mod tests {
 
     #[test]
     fn reads_tenants_crms_and_links() {
-        let config = IngestConfig::parse(CONFIG, "test.toml").unwrap();
+        let config = TenantsConfig::parse(CONFIG, "test.toml").unwrap();
         let acme = config.tenant("acme").unwrap();
         assert_eq!(acme.phone_country.as_deref(), Some("380"));
         assert!(acme.crm.shopify.is_some());
@@ -215,16 +228,16 @@ mod tests {
     #[test]
     fn errors_name_the_place() {
         let bad = CONFIG.replace("secret =", "secrett =");
-        let e = IngestConfig::parse(&bad, "test.toml")
+        let e = TenantsConfig::parse(&bad, "test.toml")
             .unwrap_err()
             .to_string();
         assert!(e.contains("test.toml") && e.contains("secrett"), "{e}");
         let twice =
             format!("{CONFIG}\n[tenants.beta.links.tg-spring]\ntarget = \"https://t.me/b\"\n");
-        let e = IngestConfig::parse(&twice, "x").unwrap_err().to_string();
+        let e = TenantsConfig::parse(&twice, "x").unwrap_err().to_string();
         assert!(e.contains("unique"), "{e}");
         let script = CONFIG.replace("https://t.me/acme_bot?start={token}", "javascript:alert(1)");
-        let e = IngestConfig::parse(&script, "x").unwrap_err().to_string();
+        let e = TenantsConfig::parse(&script, "x").unwrap_err().to_string();
         assert!(e.contains("not allowed"), "{e}");
     }
 }

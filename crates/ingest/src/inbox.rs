@@ -14,7 +14,7 @@ use throughline_model::table::{ParseOptions, Table};
 use throughline_model::{Rejected, TenantId};
 use throughline_sources::import::{FileRecords, Format, read_bytes, validate};
 
-use crate::{ApiError, Ingestor};
+use crate::{Ingestor, Result};
 
 const INBOX_MEMORY: Duration = Duration::from_secs(400 * 24 * 3600);
 
@@ -38,7 +38,7 @@ pub async fn store_file_records(
     records: FileRecords,
     options: &ParseOptions,
     progress: impl FnMut(usize),
-) -> Result<FileImport, throughline_lake::Error> {
+) -> throughline_lake::Result<FileImport> {
     let validated = validate(name, table, records.records, options, progress);
     let appended = lake.append(table, tenant, &validated.rows).await?;
     let mut rejected = records.unreadable;
@@ -62,11 +62,7 @@ pub struct InboxReport {
 }
 
 impl Ingestor {
-    pub async fn import_inbox(
-        &self,
-        tenant: &TenantId,
-        table: Table,
-    ) -> Result<InboxReport, ApiError> {
+    pub async fn import_inbox(&self, tenant: &TenantId, table: Table) -> Result<InboxReport> {
         let prefix = Path::from(format!("inbox/{}/tenant={tenant}", table.name()));
         let files: Vec<Path> = self
             .lake
@@ -74,8 +70,7 @@ impl Ingestor {
             .list(Some(&prefix))
             .map_ok(|m| m.location)
             .try_collect()
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            .await?;
         let scope = format!("inbox/{tenant}/{}", table.name());
         let mut report = InboxReport::default();
         for path in files {

@@ -21,10 +21,10 @@ use throughline_lake::state::StateStore;
 use throughline_model::table::{ParseOptions, Table};
 use throughline_model::{Rejected, Row, TenantId};
 
-use crate::ApiError;
-use crate::auth::KeyCache;
-use crate::config::IngestConfig;
+use throughline_settings::TenantsConfig;
+
 use crate::group_commit::TouchpointWriter;
+use crate::{IngestError, Result};
 
 /// How long a delivery's key is remembered: longer than any vendor's retry schedule.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(35 * 24 * 3600);
@@ -35,11 +35,9 @@ pub struct Ingestor {
     pub state: Arc<dyn StateStore>,
     /// Defaults for tenants whose config does not say otherwise.
     pub options: ParseOptions,
-    pub config: Arc<IngestConfig>,
+    pub config: Arc<TenantsConfig>,
     /// Started on first use, on the runtime that serves requests.
     touchpoint_writer: OnceLock<TouchpointWriter>,
-    /// Recently granted ingest keys.
-    pub(crate) keys: Arc<KeyCache>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -72,12 +70,11 @@ impl Ingestor {
             options,
             config: Arc::default(),
             touchpoint_writer: OnceLock::new(),
-            keys: Arc::default(),
         }
     }
 
     /// The same, with the tenants' settings.
-    pub fn with_config(mut self, config: IngestConfig) -> Self {
+    pub fn with_config(mut self, config: TenantsConfig) -> Self {
         self.config = Arc::new(config);
         self
     }
@@ -90,7 +87,7 @@ impl Ingestor {
         source: &'static str,
         raw: Bytes,
         records: Vec<HashMap<String, String>>,
-    ) -> Result<IngestOutcome, ApiError> {
+    ) -> Result<IngestOutcome> {
         self.touchpoint_writer
             .get_or_init(|| TouchpointWriter::start(self.clone()))
             .submit(tenant.clone(), source, raw, records)
@@ -118,7 +115,7 @@ impl Ingestor {
         tenant: &TenantId,
         extension: &str,
         body: Bytes,
-    ) -> Result<Path, ApiError> {
+    ) -> Result<Path> {
         let path = throughline_lake::raw_file(source, tenant, extension);
         self.lake.put(&path, body).await?;
         Ok(path)
@@ -133,25 +130,25 @@ impl Ingestor {
         source: &str,
         raw: Bytes,
         records: Vec<HashMap<String, String>>,
-    ) -> Result<IngestOutcome, ApiError> {
+    ) -> Result<IngestOutcome> {
         let raw_path = self.keep_raw(source, tenant, "json", raw).await?;
         let origin = format!("{source} {raw_path}");
         match self.validate(tenant, table, &origin, records) {
             Ok(rows) => self.store(tenant, table, source, rows).await,
-            Err(rejected) => Err(self.reject(tenant, table, &rejected).await),
+            Err(rejected) => Err(self.reject(tenant, table, rejected).await),
         }
     }
 
-    /// Keeps rejected records under `quarantine/` and gives the 400 that names them (or
-    /// the 503 when even the quarantine cannot be written).
+    /// Keeps rejected records under `quarantine/` and gives the error that names them (or
+    /// the storage error when even the quarantine cannot be written).
     pub(crate) async fn reject(
         &self,
         tenant: &TenantId,
         table: Table,
-        rejected: &[Rejected],
-    ) -> ApiError {
-        match self.lake.quarantine(table.name(), tenant, rejected).await {
-            Ok(_) => rejected_error(rejected),
+        rejected: Vec<Rejected>,
+    ) -> IngestError {
+        match self.lake.quarantine(table.name(), tenant, &rejected).await {
+            Ok(_) => IngestError::Rejected(rejected),
             Err(e) => e.into(),
         }
     }
@@ -163,7 +160,7 @@ impl Ingestor {
         table: Table,
         origin: &str,
         records: Vec<HashMap<String, String>>,
-    ) -> Result<Vec<Row>, Vec<Rejected>> {
+    ) -> std::result::Result<Vec<Row>, Vec<Rejected>> {
         let options = self.options_for(tenant);
         let mut rows = Vec::with_capacity(records.len());
         let mut rejected = Vec::new();
@@ -192,7 +189,7 @@ impl Ingestor {
         table: Table,
         source: &str,
         rows: Vec<Row>,
-    ) -> Result<IngestOutcome, ApiError> {
+    ) -> Result<IngestOutcome> {
         let scope = format!("{tenant}/{}", table.name());
         let received = rows.len();
         let mut in_request = HashSet::new();
@@ -235,17 +232,5 @@ impl Ingestor {
             duplicates,
             bots: 0,
         })
-    }
-}
-
-/// The 400 for rejected records: each one's index and reason.
-pub fn rejected_error(rejected: &[Rejected]) -> ApiError {
-    let reasons = rejected
-        .iter()
-        .map(|r| serde_json::json!({ "index": r.line - 1, "reason": r.reason }))
-        .collect();
-    ApiError::Rejected {
-        count: rejected.len(),
-        reasons,
     }
 }

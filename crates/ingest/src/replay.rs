@@ -15,7 +15,7 @@ use throughline_model::table::Table;
 use throughline_model::{Rejected, TenantId};
 
 use crate::webhooks::QuarantinedDelivery;
-use crate::{ApiError, IngestOutcome, Ingestor};
+use crate::{IngestError, IngestOutcome, Ingestor, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum EntryResult {
@@ -32,7 +32,7 @@ impl Ingestor {
         source: &str,
         tenant: Option<&TenantId>,
         from: NaiveDate,
-    ) -> Result<Vec<Path>, ApiError> {
+    ) -> Result<Vec<Path>> {
         let prefix = match tenant {
             Some(t) => Path::from(format!("quarantine/{source}/tenant={t}")),
             None => Path::from(format!("quarantine/{source}")),
@@ -44,8 +44,7 @@ impl Ingestor {
             .list(Some(&prefix))
             .map_ok(|meta| meta.location)
             .try_collect::<Vec<_>>()
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?
+            .await?
             .into_iter()
             // Entries are named `<YYYYmmddTHHMMSS>-<uuid>.<suffix>`.
             .filter(|path| {
@@ -58,33 +57,33 @@ impl Ingestor {
     }
 
     /// Replays one quarantine entry of `source`.
-    pub async fn replay_entry(&self, source: &str, entry: &Path) -> Result<EntryResult, ApiError> {
+    pub async fn replay_entry(&self, source: &str, entry: &Path) -> Result<EntryResult> {
         if source.starts_with("webhook-") {
             return self.replay_webhook_entry(entry).await;
         }
         let table = Table::from_name(source).map_err(|_| {
-            ApiError::BadRequest(format!(
+            IngestError::Invalid(format!(
                 "unknown source {source:?}: give webhook-<crm> or a table name"
             ))
         })?;
         self.replay_records(table, entry).await
     }
 
-    async fn replay_webhook_entry(&self, entry: &Path) -> Result<EntryResult, ApiError> {
+    async fn replay_webhook_entry(&self, entry: &Path) -> Result<EntryResult> {
         let body = self.lake.get(entry).await?;
         let delivery: QuarantinedDelivery = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("{entry}: not a kept delivery: {e}")))?;
+            .map_err(|e| IngestError::Invalid(format!("{entry}: not a kept delivery: {e}")))?;
         match self.replay_delivery(&delivery).await {
             Ok(outcome) => {
                 self.forget(entry).await?;
                 Ok(EntryResult::Stored(outcome))
             }
-            Err(e @ ApiError::Unavailable(_)) => Err(e),
-            Err(e) => Ok(EntryResult::StillFailing(failure_text(&e))),
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => Ok(EntryResult::StillFailing(e.detailed())),
         }
     }
 
-    async fn replay_records(&self, table: Table, entry: &Path) -> Result<EntryResult, ApiError> {
+    async fn replay_records(&self, table: Table, entry: &Path) -> Result<EntryResult> {
         let tenant = tenant_of(entry)?;
         let body = self.lake.get(entry).await?;
         let mut records = Vec::new();
@@ -93,7 +92,7 @@ impl Ingestor {
                 continue;
             }
             let rejected: Rejected = serde_json::from_slice(line).map_err(|e| {
-                ApiError::BadRequest(format!(
+                IngestError::Invalid(format!(
                     "{entry} line {}: not a rejected record: {e}",
                     i + 1
                 ))
@@ -131,16 +130,12 @@ impl Ingestor {
         })
     }
 
-    async fn forget(&self, entry: &Path) -> Result<(), ApiError> {
-        self.lake
-            .store()
-            .delete(entry)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))
+    async fn forget(&self, entry: &Path) -> Result<()> {
+        Ok(self.lake.store().delete(entry).await?)
     }
 }
 
-fn tenant_of(entry: &Path) -> Result<TenantId, ApiError> {
+fn tenant_of(entry: &Path) -> Result<TenantId> {
     entry
         .parts()
         .find_map(|part| {
@@ -148,19 +143,5 @@ fn tenant_of(entry: &Path) -> Result<TenantId, ApiError> {
                 .strip_prefix("tenant=")
                 .and_then(|t| TenantId::parse(t).ok())
         })
-        .ok_or_else(|| ApiError::BadRequest(format!("{entry}: no tenant in the path")))
-}
-
-fn failure_text(error: &ApiError) -> String {
-    match error {
-        ApiError::Rejected { reasons, .. } => format!(
-            "{error}: {}",
-            reasons
-                .iter()
-                .filter_map(|r| r["reason"].as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        other => other.to_string(),
-    }
+        .ok_or_else(|| IngestError::Invalid(format!("{entry}: no tenant in the path")))
 }

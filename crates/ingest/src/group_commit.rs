@@ -19,7 +19,7 @@ use throughline_model::table::Table;
 use throughline_model::{Row, TenantId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{ApiError, IngestOutcome, Ingestor};
+use crate::{IngestError, IngestOutcome, Ingestor, Result};
 
 /// Most requests one write takes; the rest wait for the next.
 const MAX_REQUESTS_PER_WRITE: usize = 2048;
@@ -31,7 +31,7 @@ pub(crate) struct Submission {
     pub source: &'static str,
     pub raw: Bytes,
     pub records: Vec<HashMap<String, String>>,
-    pub reply: oneshot::Sender<Result<IngestOutcome, ApiError>>,
+    pub reply: oneshot::Sender<Result<IngestOutcome>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl TouchpointWriter {
         source: &'static str,
         raw: Bytes,
         records: Vec<HashMap<String, String>>,
-    ) -> Result<IngestOutcome, ApiError> {
+    ) -> Result<IngestOutcome> {
         let (reply, answer) = oneshot::channel();
         let submission = Submission {
             tenant,
@@ -64,10 +64,8 @@ impl TouchpointWriter {
         };
         self.queue
             .send(submission)
-            .map_err(|_| ApiError::Unavailable("touchpoint writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| ApiError::Unavailable("touchpoint writer stopped".into()))?
+            .map_err(|_| IngestError::WriterStopped)?;
+        answer.await.map_err(|_| IngestError::WriterStopped)?
     }
 }
 
@@ -96,7 +94,7 @@ async fn write_tenant(
     recent: &mut RecentKeys,
 ) {
     // 1. Raw payloads first, one object per source.
-    let mut raw_paths: BTreeMap<&'static str, Result<Path, String>> = BTreeMap::new();
+    let mut raw_paths: BTreeMap<&'static str, Result<Path>> = BTreeMap::new();
     let received_at = chrono::Utc::now().to_rfc3339();
     for source in submissions.iter().map(|s| s.source).collect::<HashSet<_>>() {
         let mut body = Vec::new();
@@ -110,8 +108,7 @@ async fn write_tenant(
         }
         let stored = ingestor
             .keep_raw(source, tenant, "ndjson", body.into())
-            .await
-            .map_err(|e| e.to_string());
+            .await;
         raw_paths.insert(source, stored);
     }
 
@@ -121,7 +118,7 @@ async fn write_tenant(
         let raw_path = match &raw_paths[submission.source] {
             Ok(path) => path.to_string(),
             Err(e) => {
-                let _ = submission.reply.send(Err(ApiError::Unavailable(e.clone())));
+                let _ = submission.reply.send(Err(e.clone()));
                 continue;
             }
         };
@@ -130,7 +127,7 @@ async fn write_tenant(
         match ingestor.validate(tenant, Table::Touchpoints, &origin, records) {
             Ok(rows) => accepted.push((submission, rows)),
             Err(rejected) => {
-                let answer = ingestor.reject(tenant, Table::Touchpoints, &rejected).await;
+                let answer = ingestor.reject(tenant, Table::Touchpoints, rejected).await;
                 let _ = submission.reply.send(Err(answer));
             }
         }
@@ -155,7 +152,7 @@ async fn write_tenant(
     }
 
     // 4. One Parquet file per day for the whole batch; then every request is answered.
-    let written = if fresh_rows.is_empty() {
+    let written: Result<()> = if fresh_rows.is_empty() {
         Ok(())
     } else {
         ingestor
@@ -163,6 +160,7 @@ async fn write_tenant(
             .write_rows(Table::Touchpoints, tenant, &fresh_rows)
             .await
             .map(|_| ())
+            .map_err(IngestError::from)
     };
     match written {
         Ok(()) => {
@@ -178,7 +176,7 @@ async fn write_tenant(
         Err(e) => {
             tracing::error!(%tenant, error = %e, "touchpoints not stored");
             for (reply, _) in outcomes {
-                let _ = reply.send(Err(ApiError::Unavailable(e.to_string())));
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }
