@@ -2,25 +2,8 @@
 --
 -- Inputs: touchpoints, leads, deal_events, ad_costs, ad_clicks (the lake tables of one tenant) and
 -- job_params(lookback_days BIGINT, half_life_days DOUBLE, from_date DATE, to_date DATE).
--- UDFs: channel_group, ad_platform, traffic_source, traffic_medium (url, referrer, utm_source,
--- utm_medium, utm_campaign, click_id_type) apply the channel rules (docs/CHANNELS.md).
-
--- Touchpoints with their channel group, ad platform and GA4 effective source / medium
--- (utm tags, else the click id's source / medium, else the referrer, else direct). An
--- untagged visit from a search engine reads `organic` as its medium, as in GA4 reports.
-CREATE OR REPLACE VIEW touchpoint_facts AS
-SELECT
-    t.* EXCLUDE (referral_medium),
-    CASE WHEN t.channel = 'Organic Search' AND t.referral_medium = 'referral' THEN 'organic' ELSE t.referral_medium END AS medium
-FROM (
-    SELECT
-        tp.*,
-        channel_group(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS channel,
-        ad_platform(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS platform,
-        traffic_source(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS source,
-        traffic_medium(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS referral_medium
-    FROM touchpoints tp
-) t;
+-- UDF: classify_touchpoint(url, referrer, utm_source, utm_medium, utm_campaign,
+-- click_id_type) applies the channel rules (docs/CHANNELS.md), in touchpoint_facts.sql.
 
 -- The identity columns of leads (the views below read them several times).
 CREATE OR REPLACE VIEW lead_keys AS
@@ -153,28 +136,10 @@ SELECT
 FROM ad_clicks
 GROUP BY platform, click_id;
 
--- Each paid touchpoint's ad campaign, on the same platform: its click id in the platform's
--- click report first (so a click without UTM tags still finds its campaign), else utm_id =
--- campaign id, else utm_campaign equal to the campaign id or name (case-insensitive).
-CREATE OR REPLACE VIEW touchpoint_campaigns AS
-SELECT event_id, platform, campaign_id
-FROM (
-    SELECT m.*, row_number() OVER (PARTITION BY event_id ORDER BY priority, campaign_id) AS n
-    FROM (
-        SELECT t.event_id, k.platform, k.campaign_id, 0 AS priority
-        FROM touchpoint_facts t JOIN platform_clicks k ON t.platform = k.platform AND t.click_id = k.click_id
-        UNION ALL
-        SELECT t.event_id, c.platform, c.campaign_id, 1 AS priority
-        FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND t.utm_id = c.campaign_id
-        UNION ALL
-        SELECT t.event_id, c.platform, c.campaign_id, 2
-        FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_id)
-        UNION ALL
-        SELECT t.event_id, c.platform, c.campaign_id, 3
-        FROM touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_name)
-    ) m
-) ranked
-WHERE n = 1;
+-- touchpoint_facts (every touchpoint with its channel group, ad platform and GA4 effective
+-- source / medium) and touchpoint_campaigns (each paid touchpoint's ad campaign): one
+-- definition, touchpoint_facts.sql, here over all touchpoints.
+-- @include touchpoint_facts.sql prefix=touchpoint touchpoints=touchpoints
 
 -- The ad groups a touchpoint points at, within a campaign, best first: the ad group the
 -- platform's click report gives its click id (1), else utm_content equal to an ad group id
@@ -237,47 +202,18 @@ JOIN touchpoints t ON t.event_id = lt.event_id
 WHERE t.ts <= c.conversion_ts
   AND to_unixtime(c.conversion_ts) - to_unixtime(t.ts) <= c.lookback_seconds;
 
--- touchpoint_facts (the same rules, keep the two in step) of the touchpoints that are in
--- some journey, and only the columns journeys need: the channel functions are the job's
--- dearest step, and most touchpoints are in no journey of the window.
-CREATE OR REPLACE VIEW journey_touchpoint_facts AS
+-- The touchpoints that are in some journey, and only the columns journeys need: the
+-- channel rules are the job's dearest step, and most touchpoints are in no journey of the
+-- window. journey_touchpoint_facts and journey_touchpoint_campaigns are the same
+-- definition as touchpoint_facts and touchpoint_campaigns, over these rows.
+CREATE OR REPLACE VIEW journey_touchpoints AS
 SELECT
-    t.* EXCLUDE (referral_medium),
-    CASE WHEN t.channel = 'Organic Search' AND t.referral_medium = 'referral' THEN 'organic' ELSE t.referral_medium END AS medium
-FROM (
-    SELECT
-        tp.event_id,
-        tp.click_id,
-        tp.utm_id,
-        tp.utm_campaign,
-        channel_group(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS channel,
-        ad_platform(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS platform,
-        traffic_source(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS source,
-        traffic_medium(tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.utm_campaign, tp.click_id_type) AS referral_medium
-    FROM touchpoints tp
-    WHERE tp.event_id IN (SELECT event_id FROM journey_events)
-) t;
+    tp.event_id, tp.click_id, tp.utm_id, tp.utm_campaign,
+    tp.url, tp.referrer, tp.utm_source, tp.utm_medium, tp.click_id_type
+FROM touchpoints tp
+WHERE tp.event_id IN (SELECT event_id FROM journey_events);
 
--- touchpoint_campaigns (the same matching, keep the two in step) of those touchpoints.
-CREATE OR REPLACE VIEW journey_touchpoint_campaigns AS
-SELECT event_id, platform, campaign_id
-FROM (
-    SELECT m.*, row_number() OVER (PARTITION BY event_id ORDER BY priority, campaign_id) AS n
-    FROM (
-        SELECT t.event_id, k.platform, k.campaign_id, 0 AS priority
-        FROM journey_touchpoint_facts t JOIN platform_clicks k ON t.platform = k.platform AND t.click_id = k.click_id
-        UNION ALL
-        SELECT t.event_id, c.platform, c.campaign_id, 1 AS priority
-        FROM journey_touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND t.utm_id = c.campaign_id
-        UNION ALL
-        SELECT t.event_id, c.platform, c.campaign_id, 2
-        FROM journey_touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_id)
-        UNION ALL
-        SELECT t.event_id, c.platform, c.campaign_id, 3
-        FROM journey_touchpoint_facts t JOIN ad_campaigns c ON t.platform = c.platform AND lower(t.utm_campaign) = lower(c.campaign_name)
-    ) m
-) ranked
-WHERE n = 1;
+-- @include touchpoint_facts.sql prefix=journey_touchpoint touchpoints=journey_touchpoints drop=url,referrer,utm_source,utm_medium,click_id_type
 
 -- The touchpoints of each conversion in the window with their channel facts and campaign.
 CREATE OR REPLACE VIEW journey_touches AS

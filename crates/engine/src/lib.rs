@@ -18,6 +18,6 @@ pub use reports::{
 };
 pub use rollups::RollupReport;
 pub use scheduled::ScheduledAttribution;
-pub use session::Engine;
+pub use session::{Engine, session_config};
 pub use sql_files::{SqlFile, install_sql};
 pub use udf::register_channel_functions;

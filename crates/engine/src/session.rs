@@ -59,9 +59,7 @@ impl Engine {
         rules: Arc<ChannelRules>,
         limits: &EngineSettings,
     ) -> Result<Self> {
-        let mut config = SessionConfig::new()
-            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .with_information_schema(true);
+        let mut config = session_config();
         if let Some(pool_bytes) = limits.memory_limit {
             tune_for_memory_limit(&mut config, pool_bytes);
         }
@@ -210,6 +208,22 @@ impl Engine {
             Err(Error::NoAttribution(self.tenant.to_string()))
         }
     }
+}
+
+/// The session settings every engine (and the SQL tests' session) plans with.
+/// `enable_leaf_expression_pushdown` is off: it moves struct field reads towards the scans,
+/// and would take `classify_touchpoint(...)['channel']` and its three siblings below the
+/// job's journey filter, classifying every touchpoint four times instead of the journeys'
+/// touchpoints once (no table of ours has struct columns for it to help with).
+pub fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .with_information_schema(true);
+    config
+        .options_mut()
+        .optimizer
+        .enable_leaf_expression_pushdown = false;
+    config
 }
 
 /// Plans that fit a bounded pool, applied only when one is set (the unbounded default keeps

@@ -1,5 +1,10 @@
 //! The SQL of the job and the reports, compiled in from `sql/` so the binary needs no
 //! files at run time. Each file is a list of `CREATE OR REPLACE VIEW` statements.
+//!
+//! A view family used over more than one set of rows is written once, as a template, and
+//! instantiated by a line `-- @include <template> key=value …` (see
+//! sql/touchpoint_facts.sql): each `{key}` of the template becomes its value; `drop` is a
+//! comma-separated list of columns, given to the template as `, a, b`.
 
 use std::sync::Arc;
 
@@ -22,7 +27,25 @@ pub enum SqlFile {
 }
 
 impl SqlFile {
+    pub const ALL: [SqlFile; 6] = [
+        SqlFile::Journeys,
+        SqlFile::Attribution,
+        SqlFile::Rollups,
+        SqlFile::Kpi,
+        SqlFile::Funnel,
+        SqlFile::Customers,
+    ];
+
+    /// The file's statements, its `@include` lines expanded.
     pub fn text(self) -> &'static str {
+        static TEXTS: [std::sync::OnceLock<String>; 6] = [const { std::sync::OnceLock::new() }; 6];
+        TEXTS[self as usize].get_or_init(|| {
+            expand_includes(self.source())
+                .unwrap_or_else(|e| panic!("sql/ compiled into the binary: {e}"))
+        })
+    }
+
+    fn source(self) -> &'static str {
         match self {
             SqlFile::Journeys => include_str!("../../../sql/journeys.sql"),
             SqlFile::Attribution => include_str!("../../../sql/attribution.sql"),
@@ -32,6 +55,53 @@ impl SqlFile {
             SqlFile::Customers => include_str!("../../../sql/customers.sql"),
         }
     }
+}
+
+/// The templates `@include` lines may name.
+fn template(name: &str) -> Option<&'static str> {
+    match name {
+        "touchpoint_facts.sql" => Some(include_str!("../../../sql/touchpoint_facts.sql")),
+        _ => None,
+    }
+}
+
+/// The text with every `-- @include <template> key=value …` line replaced by the template,
+/// its `{key}` placeholders filled in.
+fn expand_includes(source: &str) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(source.len() * 2);
+    for line in source.lines() {
+        let Some(include) = line.trim_start().strip_prefix("-- @include ") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let mut words = include.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let mut text = template(name)
+            .ok_or_else(|| format!("@include {name:?}: no such template"))?
+            .to_owned();
+        let mut drop = String::new();
+        for pair in words {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("@include {name}: {pair:?} is not key=value"))?;
+            if key == "drop" {
+                drop = value.split(',').map(|c| format!(", {c}")).collect();
+            } else {
+                text = text.replace(&format!("{{{key}}}"), value);
+            }
+        }
+        text = text.replace("{drop}", &drop);
+        if let Some(start) = text.find('{').filter(|&i| text[i..].contains('}')) {
+            let end = start + text[start..].find('}').unwrap_or(0);
+            return Err(format!(
+                "@include {name}: {} is not given",
+                &text[start..=end]
+            ));
+        }
+        out.push_str(&text);
+    }
+    Ok(out)
 }
 
 /// Runs every statement of a SQL file (views are planned now, executed when queried).
@@ -72,4 +142,34 @@ pub(crate) async fn install_materializing(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_expands_and_templates_check_their_parameters() {
+        for file in SqlFile::ALL {
+            let left = file
+                .text()
+                .lines()
+                .any(|l| l.trim_start().starts_with("-- @include "));
+            assert!(!left, "{file:?}");
+        }
+        let journeys = SqlFile::Journeys.text();
+        for view in [
+            "VIEW touchpoint_facts AS",
+            "VIEW touchpoint_campaigns AS",
+            "VIEW journey_touchpoint_facts AS",
+            "VIEW journey_touchpoint_campaigns AS",
+        ] {
+            assert_eq!(journeys.matches(view).count(), 1, "{view}");
+        }
+        assert!(journeys.contains("EXCLUDE (facts, url, referrer"));
+        let e = expand_includes("-- @include touchpoint_facts.sql prefix=x").unwrap_err();
+        assert!(e.contains("{touchpoints}"), "{e}");
+        let e = expand_includes("-- @include nope.sql").unwrap_err();
+        assert!(e.contains("no such template"), "{e}");
+    }
 }

@@ -4,9 +4,11 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Int64Array, StringArray, StringBuilder, StructArray,
+};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
@@ -17,13 +19,10 @@ use throughline_model::tracking::host_of;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Output {
-    /// channel_group(url, referrer, utm_source, utm_medium, utm_campaign, click_id_type)
-    Channel,
-    /// ad_platform(url, referrer, utm_source, utm_medium, utm_campaign, click_id_type)
-    Platform,
-    /// traffic_source(...), traffic_medium(...): GA4's effective source and medium
-    Source,
-    Medium,
+    /// classify_touchpoint(url, referrer, utm_source, utm_medium, utm_campaign,
+    /// click_id_type): `{channel, platform, source, medium}`, classified once per row
+    /// ([`ChannelRules::touchpoint_facts`]).
+    TouchpointFacts,
     /// platform_channel(platform): the channel of cost that matched no touchpoint
     PlatformChannel,
     /// url_host(url): lower-case host without `www.`
@@ -54,7 +53,7 @@ impl Hash for RulesFunction {
 impl RulesFunction {
     fn new(output: Output, rules: Arc<ChannelRules>) -> Self {
         let arity = match output {
-            Output::Channel | Output::Platform | Output::Source | Output::Medium => 6,
+            Output::TouchpointFacts => 6,
             Output::PlatformChannel | Output::UrlHost => 1,
         };
         Self {
@@ -68,10 +67,7 @@ impl RulesFunction {
 impl ScalarUDFImpl for RulesFunction {
     fn name(&self) -> &str {
         match self.output {
-            Output::Channel => "channel_group",
-            Output::Platform => "ad_platform",
-            Output::Source => "traffic_source",
-            Output::Medium => "traffic_medium",
+            Output::TouchpointFacts => "classify_touchpoint",
             Output::PlatformChannel => "platform_channel",
             Output::UrlHost => "url_host",
         }
@@ -82,7 +78,10 @@ impl ScalarUDFImpl for RulesFunction {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(match self.output {
+            Output::TouchpointFacts => DataType::Struct(touchpoint_facts_fields()),
+            Output::PlatformChannel | Output::UrlHost => DataType::Utf8,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -103,38 +102,64 @@ impl ScalarUDFImpl for RulesFunction {
             let c = columns[column];
             (!c.is_null(row)).then(|| c.value(row))
         };
+        if self.output == Output::TouchpointFacts {
+            return Ok(ColumnarValue::Array(Arc::new(
+                self.touchpoint_facts(args.number_rows, value),
+            )));
+        }
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 12);
         for row in 0..args.number_rows {
             match self.output {
-                Output::Channel | Output::Platform | Output::Source | Output::Medium => {
-                    let traffic = Traffic {
-                        url: value(0, row),
-                        referrer: value(1, row),
-                        utm_source: value(2, row),
-                        utm_medium: value(3, row),
-                        utm_campaign: value(4, row),
-                        click_id_type: value(5, row),
-                    };
-                    match self.output {
-                        Output::Channel => {
-                            out.append_value(self.rules.classify_ref(&traffic).channel)
-                        }
-                        Output::Platform => {
-                            out.append_option(self.rules.classify_ref(&traffic).platform)
-                        }
-                        Output::Source => out.append_value(self.rules.source_medium(&traffic).0),
-                        _ => out.append_value(self.rules.source_medium(&traffic).1),
-                    }
-                }
                 Output::PlatformChannel => match value(0, row) {
                     Some(platform) => out.append_value(self.rules.platform_channel_ref(platform)),
                     None => out.append_null(),
                 },
                 Output::UrlHost => out.append_option(value(0, row).and_then(host_of)),
+                Output::TouchpointFacts => unreachable!("answered above"),
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
+}
+
+impl RulesFunction {
+    /// The facts of every row, as the four columns of a struct.
+    fn touchpoint_facts<'a>(
+        &self,
+        rows: usize,
+        value: impl Fn(usize, usize) -> Option<&'a str>,
+    ) -> StructArray {
+        let mut columns: [StringBuilder; 4] =
+            std::array::from_fn(|_| StringBuilder::with_capacity(rows, rows * 12));
+        for row in 0..rows {
+            let traffic = Traffic {
+                url: value(0, row),
+                referrer: value(1, row),
+                utm_source: value(2, row),
+                utm_medium: value(3, row),
+                utm_campaign: value(4, row),
+                click_id_type: value(5, row),
+            };
+            let facts = self.rules.touchpoint_facts(&traffic);
+            columns[0].append_value(facts.channel);
+            columns[1].append_option(facts.platform);
+            columns[2].append_value(facts.source);
+            columns[3].append_value(facts.medium);
+        }
+        let arrays: Vec<ArrayRef> = columns
+            .iter_mut()
+            .map(|c| Arc::new(c.finish()) as ArrayRef)
+            .collect();
+        StructArray::new(touchpoint_facts_fields(), arrays, None)
+    }
+}
+
+/// The fields of `classify_touchpoint`'s struct.
+fn touchpoint_facts_fields() -> Fields {
+    ["channel", "platform", "source", "medium"]
+        .into_iter()
+        .map(|name| Field::new(name, DataType::Utf8, true))
+        .collect()
 }
 
 /// minor_unit_factor(currency): 10^(ISO 4217 minor digits), e.g. 100 for UAH, 1 for JPY;
@@ -159,13 +184,10 @@ fn minor_unit_factor(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     Ok(ColumnarValue::Array(Arc::new(factors)))
 }
 
-/// Registers channel_group, ad_platform, platform_channel, url_host and minor_unit_factor.
+/// Registers classify_touchpoint, platform_channel, url_host and minor_unit_factor.
 pub fn register_channel_functions(ctx: &SessionContext, rules: Arc<ChannelRules>) {
     for output in [
-        Output::Channel,
-        Output::Platform,
-        Output::Source,
-        Output::Medium,
+        Output::TouchpointFacts,
         Output::PlatformChannel,
         Output::UrlHost,
     ] {

@@ -21,12 +21,14 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use sqllogictest::{
     AsyncDB, DBOutput, DefaultColumnType, Runner, default_normalizer, default_validator,
     strict_column_validator,
 };
-use throughline_engine::{KPI_LOOKUPS, SqlFile, install_sql, register_channel_functions};
+use throughline_engine::{
+    KPI_LOOKUPS, SqlFile, install_sql, register_channel_functions, session_config,
+};
 use throughline_model::channel::ChannelRules;
 use throughline_model::table::Table;
 
@@ -96,7 +98,7 @@ async fn run_file(file: &Path, complete: bool) -> Result<(), String> {
 
 /// A session like `Engine::open`'s, with empty in-memory tables instead of the lake.
 async fn production_like_session() -> Result<SessionContext, BoxError> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    let ctx = SessionContext::new_with_config(session_config());
     register_channel_functions(&ctx, Arc::new(ChannelRules::builtin()));
     for table in Table::ALL {
         // In production the Hive partition column `date` follows the file columns.

@@ -48,6 +48,20 @@ pub struct Classification {
     pub platform: Option<String>,
 }
 
+/// A touchpoint's traffic, classified once ([`ChannelRules::touchpoint_facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TouchpointFacts<'r> {
+    pub channel: &'r str,
+    pub platform: Option<&'r str>,
+    /// GA4's effective source, lower-case.
+    pub source: Cow<'r, str>,
+    /// GA4's effective medium, lower-case; `organic` for an untagged search engine visit.
+    pub medium: Cow<'r, str>,
+}
+
+/// The channel whose untagged referrals GA4 reports with the medium `organic`.
+const ORGANIC_SEARCH: &str = "Organic Search";
+
 /// Borrowed form of [`Classification`], for hot loops that should not allocate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClassificationRef<'r> {
@@ -610,10 +624,33 @@ impl ChannelRules {
     }
 
     pub fn classify_ref(&self, t: &Traffic) -> ClassificationRef<'_> {
+        let (source, medium) = self.source_medium(t);
+        self.classify_with(t, &source, &medium)
+    }
+
+    /// Everything the reports know of a touchpoint's traffic, classified once: its channel,
+    /// ad platform and GA4 effective source / medium. An untagged visit from a search
+    /// engine reads `organic` as its medium (not `referral`), as in GA4 reports.
+    pub fn touchpoint_facts<'a>(&'a self, t: &Traffic<'a>) -> TouchpointFacts<'a> {
+        let (source, medium) = self.source_medium(t);
+        let ClassificationRef { channel, platform } = self.classify_with(t, &source, &medium);
+        let medium = if channel == ORGANIC_SEARCH && medium == "referral" {
+            Cow::Borrowed("organic")
+        } else {
+            medium
+        };
+        TouchpointFacts {
+            channel,
+            platform,
+            source,
+            medium,
+        }
+    }
+
+    /// The channel and platform of a touchpoint whose effective source and medium are known.
+    fn classify_with(&self, t: &Traffic, source: &str, medium: &str) -> ClassificationRef<'_> {
         let campaign = norm(t.utm_campaign);
         let click = norm(t.click_id_type).and_then(|c| self.click_ids.get(c.as_ref()));
-        let (source, medium) = self.source_medium(t);
-        let (source, medium) = (source.as_ref(), medium.as_ref());
         let campaign = campaign.as_deref().unwrap_or(NOT_SET);
 
         let channel = self
@@ -773,6 +810,44 @@ fn external_referrer_host<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn touchpoint_facts_are_the_classification_and_the_effective_source_and_medium() {
+        let rules = ChannelRules::builtin();
+        let search = Traffic {
+            url: Some("https://shop.example/"),
+            referrer: Some("https://www.google.com/search?q=kitchen"),
+            ..Traffic::default()
+        };
+        let facts = rules.touchpoint_facts(&search);
+        assert_eq!(facts.channel, "Organic Search");
+        assert_eq!(
+            facts.medium, "organic",
+            "GA4 reports search referrals as organic"
+        );
+        assert_eq!(rules.source_medium(&search).1, "referral");
+        for traffic in [
+            Traffic {
+                utm_source: Some("google"),
+                utm_medium: Some("cpc"),
+                click_id_type: Some("gclid"),
+                ..Traffic::default()
+            },
+            Traffic {
+                url: Some("https://shop.example/?fbclid=x"),
+                click_id_type: Some("fbclid"),
+                ..Traffic::default()
+            },
+            Traffic::default(),
+        ] {
+            let facts = rules.touchpoint_facts(&traffic);
+            let class = rules.classify(&traffic);
+            let (source, medium) = rules.source_medium(&traffic);
+            assert_eq!(facts.channel, class.channel);
+            assert_eq!(facts.platform, class.platform.as_deref());
+            assert_eq!((facts.source, facts.medium), (source, medium));
+        }
+    }
+
     use super::*;
 
     fn rules() -> ChannelRules {
