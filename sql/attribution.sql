@@ -7,11 +7,8 @@
 --   position_based   40% first, 40% last, 20% shared by the middle; 2 touches 50/50; 1 touch 100%
 --   time_decay       2^(-Δt / half-life) per touch (Δt = time before the conversion), normalised
 -- Touches are ordered by time, then event id. Credits of one conversion sum to 1.
-
-CREATE OR REPLACE VIEW attribution_models AS
-SELECT * FROM (VALUES
-    ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('position_based'), ('time_decay')
-) AS m(model);
+-- Input: attribution_models(model), one row per model, registered by the engine from its
+-- list of models (crates/engine/src/registry.rs).
 
 -- Touches in order, with the running sum of the time-decay weights in that order through
 -- each touch and through the touch before it (the same additions in the same order, so the

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use throughline_engine::{Engine, FunnelGroup, JobSettings, KpiGroup, KpiQuery};
+use throughline_engine::{Engine, FunnelGroup, Grouping, JobSettings, KpiGroup, KpiQuery};
 use throughline_lake::Lake;
 use throughline_lake::state::{KeyScope, StateStore, add_tenant, issue_api_key};
 use throughline_model::TenantId;
@@ -106,11 +106,13 @@ enum Command {
         window: WindowArg,
         #[command(flatten)]
         rules: RulesArg,
-        /// first_touch, last_touch, last_non_direct, linear, position_based or time_decay.
+        /// The attribution model (docs/MODELS.md): first_touch, last_touch, last_non_direct,
+        /// linear, position_based or time_decay.
         #[arg(long, default_value = throughline_engine::DEFAULT_MODEL)]
         model: String,
-        #[arg(long, value_enum, default_value_t = GroupBy::Channel)]
-        group_by: GroupBy,
+        /// channel, source_medium, campaign, ad_group or platform (`-` for `_` works too).
+        #[arg(long, default_value = "channel", value_parser = KpiGroup::parse)]
+        group_by: KpiGroup,
         /// Reporting currency (ISO 4217, e.g. UAH); by default the single base of the
         /// tenant's fx_rates, else the one currency of all its costs and deals.
         #[arg(long)]
@@ -128,8 +130,9 @@ enum Command {
         tenant: TenantArg,
         #[command(flatten)]
         rules: RulesArg,
-        #[arg(long, value_enum, default_value_t = FunnelBy::All)]
-        group_by: FunnelBy,
+        /// all, channel or manager.
+        #[arg(long, default_value = "all", value_parser = FunnelGroup::parse)]
+        group_by: FunnelGroup,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -286,22 +289,6 @@ enum Scope {
     Read,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum GroupBy {
-    Channel,
-    SourceMedium,
-    Campaign,
-    AdGroup,
-    Platform,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FunnelBy {
-    All,
-    Channel,
-    Manager,
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("THROUGHLINE_LOG"))
@@ -400,7 +387,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (from, to) = window_dates(&window)?.unwrap_or((None, None));
             let query = KpiQuery {
                 model,
-                group_by: group_by.into(),
+                group_by,
                 from,
                 to,
                 currency,
@@ -417,7 +404,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let lake = open_lake(&settings)?;
             let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
-            let report = engine.funnel(group_by.into()).await?;
+            let report = engine.funnel(group_by).await?;
             output::print_titled("Funnel by stage", &report.stages, format)?;
             output::print_titled("Lost deals by reason", &report.loss_reasons, format)?;
             Ok(ExitCode::SUCCESS)
@@ -579,28 +566,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             println!("{}", issue_api_key(state.as_ref(), &id, scope).await?);
             Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-impl From<GroupBy> for KpiGroup {
-    fn from(g: GroupBy) -> Self {
-        match g {
-            GroupBy::Channel => KpiGroup::Channel,
-            GroupBy::SourceMedium => KpiGroup::SourceMedium,
-            GroupBy::Campaign => KpiGroup::Campaign,
-            GroupBy::AdGroup => KpiGroup::AdGroup,
-            GroupBy::Platform => KpiGroup::Platform,
-        }
-    }
-}
-
-impl From<FunnelBy> for FunnelGroup {
-    fn from(g: FunnelBy) -> Self {
-        match g {
-            FunnelBy::All => FunnelGroup::All,
-            FunnelBy::Channel => FunnelGroup::Channel,
-            FunnelBy::Manager => FunnelGroup::Manager,
         }
     }
 }

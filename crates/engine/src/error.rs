@@ -10,9 +10,7 @@ pub enum Error {
     Lake(#[from] throughline_lake::Error),
     #[error(transparent)]
     State(#[from] throughline_lake::state::StateError),
-    #[error(
-        "unknown model {0:?}: use one of first_touch, last_touch, last_non_direct, linear, position_based, time_decay"
-    )]
+    #[error("unknown model {0:?}: use one of {names}", names = crate::registry::model_names())]
     UnknownModel(String),
     #[error("no attribution for tenant {0} yet: run `throughline attribute --tenant {0}` first")]
     NoAttribution(String),

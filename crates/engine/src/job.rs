@@ -112,7 +112,7 @@ impl Engine {
         for table in throughline_model::table::Table::ALL {
             self.lake.compact(table, &self.tenant).await?;
         }
-        self.set_params(settings.params_batch()?)?;
+        crate::reports::set_params(&self.ctx, settings.params_batch()?)?;
         // Writes the result's files; the stream has ended (or failed) when it returns.
         let outcome = self.attribute().await;
         // Put the views back (the reports read them live) and free the job's tables: the

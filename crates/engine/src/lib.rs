@@ -4,18 +4,22 @@
 
 mod error;
 mod job;
+mod registry;
 mod reports;
 mod rollups;
 mod scheduled;
 mod session;
 mod sql_files;
 mod udf;
+mod views;
 
 pub use error::{Error, Result};
 pub use job::{AttributionReport, JobSettings, attribute_tenant};
-pub use reports::{
-    DEFAULT_MODEL, FunnelGroup, FunnelReport, KPI_LOOKUPS, KpiGroup, KpiQuery, MODELS,
+pub use registry::{
+    DEFAULT_MODEL, FunnelGroup, Grouping, KpiGroup, MODELS, Model, model, model_names,
+    register_models,
 };
+pub use reports::{FunnelReport, KPI_LOOKUPS, KpiQuery};
 pub use rollups::RollupReport;
 pub use scheduled::ScheduledAttribution;
 pub use session::{Engine, session_config};

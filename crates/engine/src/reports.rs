@@ -8,20 +8,14 @@ use datafusion::arrow::array::{Array, AsArray, Date32Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::context::SQLOptions;
-
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::DFParser;
 use throughline_model::field::parse_currency;
 
+use crate::registry::{DEFAULT_MODEL, FunnelGroup, Grouping, KpiGroup, model};
 use crate::sql_files::{SqlFile, install_materializing, install_sql};
+use crate::views::{SHARED, file_of, with_dependencies};
 use crate::{Engine, Error, Result};
-
-pub const MODELS: [&str; 6] = [
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "position_based",
-    "time_decay",
-];
 
 /// The lookups rollups.sql and kpi.sql read through views of their own, and what each
 /// stands for: ad groups (journeys.sql) and exchange rates. The engine makes each one empty when a query cannot
@@ -51,32 +45,6 @@ const ROLLUP_SOURCES: MoneySources = MoneySources {
     costs: "kpi_cost_days",
     conversions: "kpi_conversion_days",
 };
-
-/// The model KPIs use when none is asked for.
-pub const DEFAULT_MODEL: &str = "last_non_direct";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KpiGroup {
-    #[default]
-    Channel,
-    SourceMedium,
-    Campaign,
-    /// `<campaign> / <ad group> [platform]`.
-    AdGroup,
-    Platform,
-}
-
-impl KpiGroup {
-    fn sql_name(self) -> &'static str {
-        match self {
-            KpiGroup::Channel => "channel",
-            KpiGroup::SourceMedium => "source_medium",
-            KpiGroup::Campaign => "campaign",
-            KpiGroup::AdGroup => "ad_group",
-            KpiGroup::Platform => "platform",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KpiQuery {
@@ -109,9 +77,7 @@ impl Default for KpiQuery {
 
 impl KpiQuery {
     pub(crate) fn params_batch(&self) -> Result<(&'static str, RecordBatch)> {
-        if !MODELS.contains(&self.model.as_str()) {
-            return Err(Error::UnknownModel(self.model.clone()));
-        }
+        model(&self.model)?;
         let schema = Arc::new(Schema::new(vec![
             Field::new("model", DataType::Utf8, false),
             Field::new("group_by", DataType::Utf8, false),
@@ -123,7 +89,7 @@ impl KpiQuery {
             schema,
             vec![
                 Arc::new(StringArray::from(vec![self.model.as_str()])),
-                Arc::new(StringArray::from(vec![self.group_by.sql_name()])),
+                Arc::new(StringArray::from(vec![self.group_by.name()])),
                 Arc::new(Date32Array::from(vec![self.from])),
                 Arc::new(Date32Array::from(vec![self.to])),
                 Arc::new(StringArray::from(vec![self.currency.as_deref()])),
@@ -133,21 +99,16 @@ impl KpiQuery {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FunnelGroup {
-    #[default]
-    All,
-    Channel,
-    Manager,
-}
-
-pub(crate) fn funnel_params(group_by: &str) -> Result<(&'static str, RecordBatch)> {
+pub(crate) fn funnel_params(group_by: FunnelGroup) -> Result<(&'static str, RecordBatch)> {
     let schema = Arc::new(Schema::new(vec![Field::new(
         "group_by",
         DataType::Utf8,
         false,
     )]));
-    let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec![group_by]))])?;
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec![group_by.name()]))],
+    )?;
     Ok(("funnel_params", batch))
 }
 
@@ -168,36 +129,16 @@ impl Engine {
         self.require_attribution()?;
         // Checks the model before looking at the data for a currency.
         query.params_batch()?;
+        let scope = self.scope()?;
         let rollups = match query.live {
             true => None,
             false => self.current_rollups().await?,
         };
-        let (currency, may_convert) = match &rollups {
-            Some(rollups) => {
-                self.register_rollups(rollups).await?;
-                self.resolve_currency(query.currency.as_deref(), ROLLUP_SOURCES)
-                    .await?
-            }
-            None => {
-                self.resolve_currency(query.currency.as_deref(), TABLE_SOURCES)
-                    .await?
-            }
-        };
-        let query = KpiQuery {
-            currency,
-            ..query.clone()
-        };
-        self.set_params(query.params_batch()?)?;
-        if rollups.is_none() {
-            self.views().await?;
-            self.install_lookups(query.group_by == KpiGroup::AdGroup, may_convert)
-                .await?;
-            install_sql(&self.ctx, SqlFile::Rollups).await?;
+        if let Some(rollups) = &rollups {
+            self.register_rollups(&scope, rollups).await?;
         }
-        // The groups feed both the rows and the total: computed once.
-        install_materializing(&self.ctx, SqlFile::Kpi, &["kpi_groups"]).await?;
-        let report = self
-            .ctx
+        self.install_kpi(&scope, query, rollups.is_none()).await?;
+        let report = scope
             .sql(
                 "SELECT * EXCLUDE (is_total) FROM kpi_report \
                  ORDER BY is_total, revenue DESC, cost DESC, \"group\"",
@@ -208,110 +149,47 @@ impl Engine {
         Ok(report)
     }
 
-    /// The lookups of rollups.sql and kpi.sql ([`KPI_LOOKUPS`]): the ad group ones only when grouping
-    /// by ad group (they read every touchpoint), the rates only when some money may need
-    /// converting. An unneeded one is its view `WHERE false`, which planning removes with
-    /// the scans below it; a filter on the `kpi_params` table would not be known there.
-    pub(crate) async fn install_lookups(&self, ad_groups: bool, rates: bool) -> Result<()> {
-        for (view, source) in KPI_LOOKUPS {
-            let wanted = if view == "kpi_fx_rates" {
-                rates
-            } else {
-                ad_groups
-            };
-            let filter = if wanted { "" } else { " WHERE false" };
-            self.ctx
-                .sql(&format!(
-                    "CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}{filter}"
-                ))
-                .await?
-                .collect()
-                .await?;
+    /// Installs kpi.sql in `scope` for `query`, its currency resolved: over the registered
+    /// rollup files, or `live` over the tables (rollups.sql's views and their lookups).
+    async fn install_kpi(
+        &self,
+        scope: &SessionContext,
+        query: &KpiQuery,
+        live: bool,
+    ) -> Result<()> {
+        let sources = if live { TABLE_SOURCES } else { ROLLUP_SOURCES };
+        let (currency, may_convert) =
+            resolve_currency(scope, query.currency.as_deref(), sources).await?;
+        let query = KpiQuery {
+            currency,
+            ..query.clone()
+        };
+        set_params(scope, query.params_batch()?)?;
+        if live {
+            self.views().await?;
+            install_lookups(scope, query.group_by == KpiGroup::AdGroup, may_convert).await?;
+            install_sql(scope, SqlFile::Rollups).await?;
         }
-        Ok(())
+        // The groups feed both the rows and the total: computed once.
+        install_materializing(scope, SqlFile::Kpi, &["kpi_groups"]).await
     }
 
     /// The currency KPIs report money in: `asked` (an ISO 4217 code) if given; else the
     /// single base of the tenant's `fx_rates`; else the one currency every ad cost and
     /// every conversion has. `None` when no cost or conversion carries money at all.
     pub async fn reporting_currency(&self, asked: Option<&str>) -> Result<Option<String>> {
-        Ok(self.resolve_currency(asked, TABLE_SOURCES).await?.0)
-    }
-
-    /// The reporting currency, and whether any money may be in another currency (false
-    /// when it was chosen as the one currency of all the money).
-    async fn resolve_currency(
-        &self,
-        asked: Option<&str>,
-        sources: MoneySources,
-    ) -> Result<(Option<String>, bool)> {
-        if let Some(code) = asked {
-            return parse_currency("currency", code)
-                .map(|code| (Some(code), true))
-                .map_err(|e| Error::ReportingCurrency(e.reason));
-        }
-        let bases = self
-            .texts(&format!(
-                "SELECT DISTINCT base FROM {} ORDER BY 1",
-                sources.rates
-            ))
-            .await?;
-        if let [base] = bases.as_slice() {
-            return Ok((Some(base.clone()), true));
-        }
-        let found = self
-            .texts(&format!(
-                "SELECT currency FROM {} UNION \
-                 SELECT currency FROM {} WHERE currency IS NOT NULL ORDER BY 1",
-                sources.costs, sources.conversions
-            ))
-            .await?;
-        match found.as_slice() {
-            [] => Ok((None, false)),
-            [one] => Ok((Some(one.clone()), false)),
-            many => Err(Error::ReportingCurrency(format!(
-                "none can be chosen: costs and conversions are in {}, and fx_rates has {}; \
-                 pass currency= (CLI: --currency) with the currency to report in, and import \
-                 fx_rates (e.g. the NBU's rates) for the days of the costs and conversions",
-                many.join(", "),
-                match bases.as_slice() {
-                    [] => "no rates".to_owned(),
-                    several => format!("rates into several bases ({})", several.join(", ")),
-                }
-            ))),
-        }
-    }
-
-    /// The first column of a query's rows as text, nulls left out.
-    async fn texts(&self, query: &str) -> Result<Vec<String>> {
-        let batches = self.ctx.sql(query).await?.collect().await?;
-        let mut out = Vec::new();
-        for batch in &batches {
-            let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
-            let column = column.as_string::<i32>();
-            out.extend(
-                (0..column.len())
-                    .filter(|i| column.is_valid(*i))
-                    .map(|i| column.value(i).to_owned()),
-            );
-        }
-        Ok(out)
+        Ok(resolve_currency(&self.ctx, asked, TABLE_SOURCES).await?.0)
     }
 
     pub async fn funnel(&self, group_by: FunnelGroup) -> Result<FunnelReport> {
+        if group_by == FunnelGroup::Channel {
+            self.require_attribution()?;
+        }
         self.views().await?;
-        let name = match group_by {
-            FunnelGroup::All => "all",
-            FunnelGroup::Channel => {
-                self.require_attribution()?;
-                "channel"
-            }
-            FunnelGroup::Manager => "manager",
-        };
-        self.set_params(funnel_params(name)?)?;
-        install_sql(&self.ctx, SqlFile::Funnel).await?;
-        let stages = self
-            .ctx
+        let scope = self.scope()?;
+        set_params(&scope, funnel_params(group_by)?)?;
+        install_sql(&scope, SqlFile::Funnel).await?;
+        let stages = scope
             .sql(
                 "SELECT \"group\", stage, entered, moved_on, lost, open, conversion_to_next, median_days_in_stage \
                  FROM funnel_report ORDER BY \"group\", stage_position, stage",
@@ -319,8 +197,7 @@ impl Engine {
             .await?
             .collect()
             .await?;
-        let loss_reasons = self
-            .ctx
+        let loss_reasons = scope
             .sql(
                 "SELECT \"group\", loss_reason, sum(lost_deals) AS lost_deals, \
                  round(CAST(sum(lost_deals) AS DOUBLE) / sum(sum(lost_deals)) OVER (PARTITION BY \"group\"), 4) AS share \
@@ -348,26 +225,41 @@ impl Engine {
         Ok(report)
     }
 
-    /// Runs one read-only query over the tenant's tables and views.
+    /// Runs one read-only query over the tenant's tables and views. The views it names are
+    /// installed first, with their files' default parameters (the report views, e.g.
+    /// `kpi_report`, as `kpi` with no options computes them live); a query of the tables
+    /// alone plans no view.
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        // A query of the tables alone needs no views: they are installed (planning all of
-        // them takes longer than most such queries) only when it names one.
-        let planned = match self.ctx.sql_with_options(query, options).await {
-            Err(e)
-                if !self.views.initialized()
-                    && matches!(e.find_root(),
-                        datafusion::error::DataFusionError::Plan(m) if m.contains("not found")) =>
-            {
-                self.views().await?;
-                self.ctx.sql_with_options(query, options).await
-            }
-            other => other,
+        let mut statements = DFParser::parse_sql(query)?;
+        let (Some(statement), None) = (statements.pop_front(), statements.pop_front()) else {
+            return Err(Error::ReadOnly("give exactly one SQL statement".into()));
         };
-        let frame = planned.map_err(|e| match e {
+        let scope = self.scope()?;
+        let named = scope.state().resolve_table_references(&statement)?;
+        let files = with_dependencies(named.iter().filter_map(|t| file_of(t.table())));
+        if files.iter().any(|f| SHARED.contains(f)) {
+            self.views().await?;
+        }
+        if files.contains(&SqlFile::Kpi) {
+            self.install_kpi(&scope, &KpiQuery::default(), true).await?;
+        } else if files.contains(&SqlFile::Rollups) {
+            install_lookups(&scope, true, true).await?;
+            install_sql(&scope, SqlFile::Rollups).await?;
+        }
+        if files.contains(&SqlFile::Funnel) {
+            set_params(&scope, funnel_params(FunnelGroup::default())?)?;
+            install_sql(&scope, SqlFile::Funnel).await?;
+        }
+        let planned = async {
+            let plan = scope.state().statement_to_plan(statement).await?;
+            options.verify_plan(&plan)?;
+            scope.execute_logical_plan(plan).await
+        };
+        let frame = planned.await.map_err(|e| match e {
             datafusion::error::DataFusionError::Plan(m) if m.contains("not supported") => {
                 Error::ReadOnly(format!("only read-only queries are allowed: {m}"))
             }
@@ -375,4 +267,100 @@ impl Engine {
         })?;
         Ok(frame.collect().await?)
     }
+}
+
+/// Replaces a one-row parameter table (`job_params`, `kpi_params`, `funnel_params`) of a
+/// session. Views bind their tables when created: install the SQL that reads it after.
+pub(crate) fn set_params(ctx: &SessionContext, (name, batch): (&str, RecordBatch)) -> Result<()> {
+    let table = datafusion::datasource::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+/// The lookups of rollups.sql and kpi.sql ([`KPI_LOOKUPS`]): the ad group ones only when
+/// grouping by ad group (they read every touchpoint), the rates only when some money may
+/// need converting. An unneeded one is its view `WHERE false`, which planning removes with
+/// the scans below it; a filter on the `kpi_params` table would not be known there.
+pub(crate) async fn install_lookups(
+    ctx: &SessionContext,
+    ad_groups: bool,
+    rates: bool,
+) -> Result<()> {
+    for (view, source) in KPI_LOOKUPS {
+        let wanted = if view == "kpi_fx_rates" {
+            rates
+        } else {
+            ad_groups
+        };
+        let filter = if wanted { "" } else { " WHERE false" };
+        ctx.sql(&format!(
+            "CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}{filter}"
+        ))
+        .await?
+        .collect()
+        .await?;
+    }
+    Ok(())
+}
+
+/// The reporting currency, and whether any money may be in another currency (false when
+/// it was chosen as the one currency of all the money).
+async fn resolve_currency(
+    ctx: &SessionContext,
+    asked: Option<&str>,
+    sources: MoneySources,
+) -> Result<(Option<String>, bool)> {
+    if let Some(code) = asked {
+        return parse_currency("currency", code)
+            .map(|code| (Some(code), true))
+            .map_err(|e| Error::ReportingCurrency(e.reason));
+    }
+    let bases = texts(
+        ctx,
+        &format!("SELECT DISTINCT base FROM {} ORDER BY 1", sources.rates),
+    )
+    .await?;
+    if let [base] = bases.as_slice() {
+        return Ok((Some(base.clone()), true));
+    }
+    let found = texts(
+        ctx,
+        &format!(
+            "SELECT currency FROM {} UNION \
+             SELECT currency FROM {} WHERE currency IS NOT NULL ORDER BY 1",
+            sources.costs, sources.conversions
+        ),
+    )
+    .await?;
+    match found.as_slice() {
+        [] => Ok((None, false)),
+        [one] => Ok((Some(one.clone()), false)),
+        many => Err(Error::ReportingCurrency(format!(
+            "none can be chosen: costs and conversions are in {}, and fx_rates has {}; \
+             pass currency= (CLI: --currency) with the currency to report in, and import \
+             fx_rates (e.g. the NBU's rates) for the days of the costs and conversions",
+            many.join(", "),
+            match bases.as_slice() {
+                [] => "no rates".to_owned(),
+                several => format!("rates into several bases ({})", several.join(", ")),
+            }
+        ))),
+    }
+}
+
+/// The first column of a query's rows as text, nulls left out.
+async fn texts(ctx: &SessionContext, query: &str) -> Result<Vec<String>> {
+    let batches = ctx.sql(query).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        let column = column.as_string::<i32>();
+        out.extend(
+            (0..column.len())
+                .filter(|i| column.is_valid(*i))
+                .map(|i| column.value(i).to_owned()),
+        );
+    }
+    Ok(out)
 }

@@ -14,6 +14,9 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use throughline_lake::{Manifest, ROLLUPS_TABLE, read_parquet_file, write_parquet};
 
+use datafusion::prelude::SessionContext;
+
+use crate::reports::install_lookups;
 use crate::sql_files::{SqlFile, install_sql};
 use crate::{Engine, Error, Result};
 
@@ -48,12 +51,13 @@ impl Engine {
             .map_or(0, |m| m.version);
         // Every grouping's keys are summed, so the ad group lookups are needed in full.
         self.views().await?;
-        self.install_lookups(true, true).await?;
-        install_sql(&self.ctx, SqlFile::Rollups).await?;
+        let scope = self.scope()?;
+        install_lookups(&scope, true, true).await?;
+        install_sql(&scope, SqlFile::Rollups).await?;
         let mut files = Vec::new();
         let mut rows = Vec::new();
         for (name, query) in ROLLUPS {
-            let frame = self.ctx.sql(query).await?;
+            let frame = scope.sql(query).await?;
             let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
             let mut batches = frame.collect().await?;
             let count = batches.iter().map(|b| b.num_rows()).sum();
@@ -97,8 +101,13 @@ impl Engine {
         Ok(current.then_some(rollups))
     }
 
-    /// Registers the rollup files under the names of the views they were written from.
-    pub(crate) async fn register_rollups(&self, rollups: &Manifest) -> Result<()> {
+    /// Registers the rollup files in an answer's scope under the names of the views they
+    /// were written from.
+    pub(crate) async fn register_rollups(
+        &self,
+        scope: &SessionContext,
+        rollups: &Manifest,
+    ) -> Result<()> {
         for (name, _) in ROLLUPS {
             let mut batches = Vec::new();
             let mut schema = None;
@@ -112,8 +121,8 @@ impl Engine {
                 Error::Settings(format!("the kpi rollups manifest lists no file for {name}"))
             })?;
             let table: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, vec![batches])?);
-            self.ctx.deregister_table(name)?;
-            self.ctx.register_table(name, table)?;
+            scope.deregister_table(name)?;
+            scope.register_table(name, table)?;
         }
         Ok(())
     }

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -22,8 +21,9 @@ use throughline_model::table::Table;
 use throughline_settings::EngineSettings;
 use url::Url;
 
+use crate::reports::set_params;
 use crate::sql_files::{SqlFile, install_sql};
-use crate::{Error, JobSettings, KpiQuery, Result, register_channel_functions};
+use crate::{Error, JobSettings, Result, register_channel_functions, register_models};
 
 /// The lake's object store is registered under this URL, whatever its backend, so table
 /// paths look the same on a local disk and on S3.
@@ -78,20 +78,21 @@ impl Engine {
             attribution_committed_at: None,
             views: tokio::sync::OnceCell::new(),
         };
-        engine.set_params(JobSettings::default().params_batch()?)?;
-        engine.set_params(KpiQuery::default().params_batch()?)?;
-        engine.set_params(crate::reports::funnel_params("all")?)?;
+        set_params(&engine.ctx, JobSettings::default().params_batch()?)?;
+        register_models(&engine.ctx)?;
         engine.register_attribution().await?;
         Ok(engine)
     }
 
-    /// Installs the views of journeys.sql, attribution.sql and customers.sql, once.
+    /// Installs the views every answer shares ([`crate::views::SHARED`]: journeys.sql,
+    /// attribution.sql, customers.sql), once.
     pub(crate) async fn views(&self) -> Result<()> {
         self.views
             .get_or_try_init(|| async {
-                install_sql(&self.ctx, SqlFile::Journeys).await?;
-                install_sql(&self.ctx, SqlFile::Attribution).await?;
-                install_sql(&self.ctx, SqlFile::Customers).await
+                for file in crate::views::SHARED {
+                    install_sql(&self.ctx, file).await?;
+                }
+                Ok::<(), Error>(())
             })
             .await?;
         Ok(())
@@ -189,15 +190,6 @@ impl Engine {
         if self.views.initialized() {
             install_sql(&self.ctx, SqlFile::Customers).await?;
         }
-        Ok(())
-    }
-
-    /// Replaces a one-row parameter table (`job_params`, `kpi_params`, `funnel_params`).
-    /// Views bind their tables when created, so callers re-install the SQL that reads it.
-    pub(crate) fn set_params(&self, (name, batch): (&str, RecordBatch)) -> Result<()> {
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-        self.ctx.deregister_table(name)?;
-        self.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
 

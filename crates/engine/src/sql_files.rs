@@ -16,7 +16,8 @@ use datafusion::sql::parser::DFParser;
 
 use crate::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// In install order: a file's views read only views of files before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SqlFile {
     Journeys,
     Attribution,

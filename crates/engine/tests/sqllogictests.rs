@@ -27,7 +27,7 @@ use sqllogictest::{
     strict_column_validator,
 };
 use throughline_engine::{
-    KPI_LOOKUPS, SqlFile, install_sql, register_channel_functions, session_config,
+    KPI_LOOKUPS, SqlFile, install_sql, register_channel_functions, register_models, session_config,
 };
 use throughline_model::channel::ChannelRules;
 use throughline_model::table::Table;
@@ -100,6 +100,7 @@ async fn run_file(file: &Path, complete: bool) -> Result<(), String> {
 async fn production_like_session() -> Result<SessionContext, BoxError> {
     let ctx = SessionContext::new_with_config(session_config());
     register_channel_functions(&ctx, Arc::new(ChannelRules::builtin()));
+    register_models(&ctx)?;
     for table in Table::ALL {
         // In production the Hive partition column `date` follows the file columns.
         let mut fields: Vec<Field> = table

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use throughline_engine::{DEFAULT_MODEL, Engine, FunnelGroup, KpiGroup, KpiQuery};
+use throughline_engine::{DEFAULT_MODEL, Engine, FunnelGroup, Grouping, KpiGroup, KpiQuery};
 use throughline_http::ApiError;
 use throughline_http::auth::{key_from, tenant_for};
 use throughline_lake::Lake;
@@ -84,17 +84,9 @@ async fn kpi(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let engine = service.engine(&headers, &params).await?;
-    let group_by = match params.get("group_by").map(String::as_str) {
-        None | Some("channel") => KpiGroup::Channel,
-        Some("source_medium") => KpiGroup::SourceMedium,
-        Some("campaign") => KpiGroup::Campaign,
-        Some("ad_group") => KpiGroup::AdGroup,
-        Some("platform") => KpiGroup::Platform,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "group_by {other:?}: use channel, source_medium, campaign, ad_group or platform"
-            )));
-        }
+    let group_by = match params.get("group_by") {
+        None => KpiGroup::default(),
+        Some(name) => KpiGroup::parse(name).map_err(ApiError::BadRequest)?,
     };
     let query = KpiQuery {
         model: params
@@ -125,15 +117,9 @@ async fn funnel(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let engine = service.engine(&headers, &params).await?;
-    let group_by = match params.get("group_by").map(String::as_str) {
-        None | Some("all") => FunnelGroup::All,
-        Some("channel") => FunnelGroup::Channel,
-        Some("manager") => FunnelGroup::Manager,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "group_by {other:?}: use all, channel or manager"
-            )));
-        }
+    let group_by = match params.get("group_by") {
+        None => FunnelGroup::default(),
+        Some(name) => FunnelGroup::parse(name).map_err(ApiError::BadRequest)?,
     };
     let report = engine.funnel(group_by).await.map_err(engine_error)?;
     match params.get("part").map(String::as_str) {
