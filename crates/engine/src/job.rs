@@ -332,6 +332,10 @@ const MATERIALIZED_VIEWS: &[&str] = &[
     "touch_weights",
 ];
 
+/// Every view the job names (checked against sql/ by a test).
+#[cfg(test)]
+pub(crate) const NAMED_VIEWS: [&[&str]; 2] = [MATERIALIZED_VIEWS, RELEASED_AFTER_INSTALL];
+
 /// Job steps that nothing reads once `touch_weights` is computed (the final query's views
 /// are bound by then): dropped before the final query runs.
 const RELEASED_AFTER_INSTALL: &[&str] = &[

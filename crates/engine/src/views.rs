@@ -165,6 +165,23 @@ mod tests {
         assert_eq!(file_of("touchpoint_facts"), Some(SqlFile::Journeys));
         assert_eq!(file_of("kpi_report"), Some(SqlFile::Kpi));
         assert_eq!(file_of("touchpoints"), None, "a table, not a view");
+        // The views the engine names in Rust exist where it expects them.
+        let named = crate::job::NAMED_VIEWS
+            .iter()
+            .flat_map(|views| views.iter())
+            .chain(crate::rollups::ROLLUPS.iter().map(|(view, _)| view))
+            .filter(|view| **view != "kpi_fx_rates");
+        for view in named {
+            assert!(file_of(view).is_some(), "{view} is no view of sql/");
+        }
+        for (view, source) in crate::KPI_LOOKUPS {
+            assert!(file_of(view).is_none(), "{view} is installed by the engine");
+            let table = throughline_model::table::Table::from_name(source).is_ok();
+            assert!(
+                table || file_of(source).is_some(),
+                "{source} is no view of sql/"
+            );
+        }
         assert_eq!(
             with_dependencies([SqlFile::Kpi]),
             BTreeSet::from([SqlFile::Journeys, SqlFile::Rollups, SqlFile::Kpi])
