@@ -11,6 +11,7 @@
 //! - `POST /v1/webhooks/{crm}` — CRM webhooks (HubSpot, Pipedrive, KeyCRM, Bitrix24, Kommo,
 //!   Shopify, generic)
 
+mod api;
 pub mod auth;
 mod bots;
 mod error;

@@ -15,7 +15,7 @@ use throughline_model::TenantId;
 use throughline_settings::TrackedLink;
 
 use crate::ApiError;
-use crate::routes::{Shared, store_touchpoints};
+use crate::api::{Shared, store_touchpoints};
 
 /// The visitor cookie, shared with the snippet (docs/SNIPPET.md).
 const VISITOR_COOKIE: &str = "tl_vid";

@@ -18,8 +18,8 @@ use throughline_sources::crm::{Crm, Delivery};
 use throughline_ingest::{IngestOutcome, Ingestor};
 
 use crate::ApiError;
-use crate::auth::{KeyCache, key_from};
-use crate::bots::bot_reason;
+use crate::api::{IngestApi, Shared, store_touchpoints};
+use crate::auth::key_from;
 use crate::links::follow_link;
 
 /// The tracking snippet (docs/SNIPPET.md).
@@ -35,31 +35,6 @@ const PIXEL: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-/// What the ingest routes share: the ingest core and the keys that authorized recently.
-pub(crate) struct IngestApi {
-    ingestor: Arc<Ingestor>,
-    keys: KeyCache,
-}
-
-impl IngestApi {
-    fn shared(ingestor: Arc<Ingestor>) -> Arc<Self> {
-        Arc::new(IngestApi {
-            ingestor,
-            keys: KeyCache::default(),
-        })
-    }
-}
-
-/// Handlers call the ingest core through the routes' state.
-impl std::ops::Deref for IngestApi {
-    type Target = Ingestor;
-
-    fn deref(&self) -> &Ingestor {
-        &self.ingestor
-    }
-}
-
-pub(crate) type Shared = State<Arc<IngestApi>>;
 type Params = Query<HashMap<String, String>>;
 
 /// Tracking: `POST /v1/events`, `GET /v1/t.gif`, `POST /v1/leads`, `GET /r/{code}`,
@@ -208,47 +183,6 @@ async fn get_pixel(
         ],
         PIXEL,
     ))
-}
-
-/// Every touchpoint route (events, pixel, tracked links) stores through here: hits from
-/// bots and prefetches are flagged, the rest go to the group-commit writer.
-pub(crate) async fn store_touchpoints(
-    ingestor: &Ingestor,
-    tenant: &TenantId,
-    headers: &HeaderMap,
-    source: &'static str,
-    raw: Bytes,
-    records: Vec<HashMap<String, String>>,
-) -> Result<IngestOutcome, ApiError> {
-    match bot_reason(headers) {
-        Some(reason) => keep_bot_hit(ingestor, tenant, &reason, raw, records.len()).await,
-        None => Ok(ingestor
-            .ingest_touchpoints(tenant, source, raw, records)
-            .await?),
-    }
-}
-
-/// Keeps a bot's hit under `raw/collect-bots/` with the reason; nothing reaches `tables/`.
-async fn keep_bot_hit(
-    ingestor: &Ingestor,
-    tenant: &TenantId,
-    reason: &str,
-    payload: Bytes,
-    count: usize,
-) -> Result<IngestOutcome, ApiError> {
-    let entry = serde_json::json!({
-        "reason": reason,
-        "payload": String::from_utf8_lossy(&payload),
-    });
-    let body = Bytes::from(serde_json::to_vec(&entry).expect("JSON serialises"));
-    ingestor
-        .keep_raw("collect-bots", tenant, "json", body)
-        .await?;
-    tracing::info!(%tenant, reason, count, "bot hit flagged");
-    Ok(IngestOutcome {
-        bots: count,
-        ..IngestOutcome::default()
-    })
 }
 
 async fn get_snippet() -> impl IntoResponse {

@@ -78,16 +78,21 @@ fn date_param(params: &HashMap<String, String>, name: &str) -> Result<Option<i32
         .transpose()
 }
 
+/// `group_by=`, by its name in the registry; the report's default when absent.
+fn group_param<G: Grouping + Default>(params: &HashMap<String, String>) -> Result<G, ApiError> {
+    params
+        .get("group_by")
+        .map_or(Ok(G::default()), |name| G::parse(name))
+        .map_err(ApiError::BadRequest)
+}
+
 async fn kpi(
     State(service): State<Arc<QueryService>>,
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let engine = service.engine(&headers, &params).await?;
-    let group_by = match params.get("group_by") {
-        None => KpiGroup::default(),
-        Some(name) => KpiGroup::parse(name).map_err(ApiError::BadRequest)?,
-    };
+    let group_by: KpiGroup = group_param(&params)?;
     let query = KpiQuery {
         model: params
             .get("model")
@@ -117,10 +122,7 @@ async fn funnel(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let engine = service.engine(&headers, &params).await?;
-    let group_by = match params.get("group_by") {
-        None => FunnelGroup::default(),
-        Some(name) => FunnelGroup::parse(name).map_err(ApiError::BadRequest)?,
-    };
+    let group_by: FunnelGroup = group_param(&params)?;
     let report = engine.funnel(group_by).await.map_err(engine_error)?;
     match params.get("part").map(String::as_str) {
         None | Some("stages") => respond(&report.stages, &params),

@@ -4,6 +4,7 @@
 //! config (webhook secrets, mappings, links, ad accounts) is [`TenantsConfig`], loaded
 //! through [`Settings::tenants`] with its `env:` and `ssm:` secrets looked up.
 
+mod load;
 mod secrets;
 mod tenants;
 

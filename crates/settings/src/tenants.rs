@@ -12,8 +12,6 @@ use throughline_model::contact::check_country_code;
 use throughline_sources::ads::AdsSettings;
 use throughline_sources::crm::CrmSettings;
 
-use crate::secrets::SecretsSettings;
-
 /// Where the lake keeps the deployed config.
 pub const CONFIG_OBJECT: &str = "_config/throughline.toml";
 
@@ -108,48 +106,6 @@ impl TenantsConfig {
         Ok(config)
     }
 
-    /// Reads, checks and loads a config file: its secrets are looked up now.
-    pub async fn read_file(
-        path: &std::path::Path,
-        secrets: &SecretsSettings,
-    ) -> Result<Self, ConfigError> {
-        let (text, origin) = read_text(path)?;
-        Self::load(&text, &origin, secrets).await
-    }
-
-    /// Parses a config and looks its secrets up; one without `ssm:` secrets never touches AWS.
-    pub async fn load(
-        text: &str,
-        origin: &str,
-        secrets: &SecretsSettings,
-    ) -> Result<Self, ConfigError> {
-        let mut config = Self::parse(text, origin)?;
-        crate::secrets::resolve(&mut config, secrets, origin).await?;
-        Ok(config)
-    }
-
-    /// The copy `throughline config push` stored in the lake at [`CONFIG_OBJECT`], if
-    /// present, else none (only key-authenticated routes work). Its secrets are looked up now.
-    pub async fn from_lake(
-        lake: &throughline_lake::Lake,
-        secrets: &SecretsSettings,
-    ) -> Result<Self, ConfigError> {
-        let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
-        match lake
-            .get(&object_store::path::Path::from(CONFIG_OBJECT))
-            .await
-        {
-            Ok(body) => Self::load(&String::from_utf8_lossy(&body), &origin, secrets).await,
-            Err(throughline_lake::Error::Store(object_store::Error::NotFound { .. })) => {
-                Ok(Self::default())
-            }
-            Err(e) => Err(ConfigError::Unreadable {
-                origin,
-                reason: e.to_string(),
-            }),
-        }
-    }
-
     /// Every tenant's settings, for the loader to resolve their secrets.
     pub(crate) fn tenants_mut(&mut self) -> impl Iterator<Item = (&String, &mut TenantConfig)> {
         self.tenants.iter_mut()
@@ -163,18 +119,6 @@ impl TenantsConfig {
     pub fn link(&self, code: &str) -> Option<(&str, &TrackedLink)> {
         let (tenant, settings) = self.tenants.get_key_value(self.link_owners.get(code)?)?;
         Some((tenant.as_str(), settings.links.get(code)?))
-    }
-}
-
-/// A config file's text and its name for errors.
-fn read_text(path: &std::path::Path) -> Result<(String, String), ConfigError> {
-    let origin = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok((text, origin)),
-        Err(e) => Err(ConfigError::Unreadable {
-            origin,
-            reason: e.to_string(),
-        }),
     }
 }
 
