@@ -53,6 +53,15 @@ struct RulesArg {
     channels: Option<PathBuf>,
 }
 
+/// What a command that runs the engine works on: one tenant, classified by channel rules.
+#[derive(clap::Args)]
+struct EngineArgs {
+    #[command(flatten)]
+    tenant: TenantArg,
+    #[command(flatten)]
+    rules: RulesArg,
+}
+
 #[derive(clap::Args)]
 struct WindowArg {
     /// First date (YYYY-MM-DD, UTC), inclusive.
@@ -81,11 +90,9 @@ enum Command {
     /// Build the attribution table for all models (replaces the window's results atomically).
     Attribute {
         #[command(flatten)]
-        tenant: TenantArg,
+        on: EngineArgs,
         #[command(flatten)]
         window: WindowArg,
-        #[command(flatten)]
-        rules: RulesArg,
         /// Touchpoints older than this before a conversion are not in its journey.
         #[arg(long, default_value_t = 30)]
         lookback_days: i64,
@@ -101,11 +108,9 @@ enum Command {
     /// one reporting currency.
     Kpi {
         #[command(flatten)]
-        tenant: TenantArg,
+        on: EngineArgs,
         #[command(flatten)]
         window: WindowArg,
-        #[command(flatten)]
-        rules: RulesArg,
         /// The attribution model (docs/MODELS.md): first_touch, last_touch, last_non_direct,
         /// linear, position_based or time_decay.
         #[arg(long, default_value = throughline_engine::DEFAULT_MODEL)]
@@ -127,9 +132,7 @@ enum Command {
     /// Deals per stage: entered, moved on, lost, open, conversion, median days; loss reasons.
     Funnel {
         #[command(flatten)]
-        tenant: TenantArg,
-        #[command(flatten)]
-        rules: RulesArg,
+        on: EngineArgs,
         /// all, channel or manager.
         #[arg(long, default_value = "all", value_parser = FunnelGroup::parse)]
         group_by: FunnelGroup,
@@ -139,18 +142,14 @@ enum Command {
     /// Customers, repeat purchases and LTV by acquisition channel.
     Ltv {
         #[command(flatten)]
-        tenant: TenantArg,
-        #[command(flatten)]
-        rules: RulesArg,
+        on: EngineArgs,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Run one read-only SQL query over the tenant's tables and views.
     Sql {
         #[command(flatten)]
-        tenant: TenantArg,
-        #[command(flatten)]
-        rules: RulesArg,
+        on: EngineArgs,
         query: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -333,15 +332,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Attribute {
-            tenant,
+            on,
             window,
-            rules,
             lookback_days,
             half_life_days,
             no_rollups,
         } => {
             let lake = open_lake(&settings)?;
-            let mut engine = open_engine(&settings, &lake, &tenant, &rules).await?;
+            let mut engine = open_engine(&settings, &lake, &on).await?;
             let settings = JobSettings {
                 lookback_days,
                 half_life_days,
@@ -373,9 +371,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Kpi {
-            tenant,
+            on,
             window,
-            rules,
             model,
             group_by,
             currency,
@@ -383,7 +380,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
         } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
+            let engine = open_engine(&settings, &lake, &on).await?;
             let (from, to) = window_dates(&window)?.unwrap_or((None, None));
             let query = KpiQuery {
                 model,
@@ -397,36 +394,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Funnel {
-            tenant,
-            rules,
+            on,
             group_by,
             format,
         } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
+            let engine = open_engine(&settings, &lake, &on).await?;
             let report = engine.funnel(group_by).await?;
             output::print_titled("Funnel by stage", &report.stages, format)?;
             output::print_titled("Lost deals by reason", &report.loss_reasons, format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ltv {
-            tenant,
-            rules,
-            format,
-        } => {
+        Command::Ltv { on, format } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
+            let engine = open_engine(&settings, &lake, &on).await?;
             output::print(&engine.ltv().await?, format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sql {
-            tenant,
-            rules,
-            query,
-            format,
-        } => {
+        Command::Sql { on, query, format } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &tenant, &rules).await?;
+            let engine = open_engine(&settings, &lake, &on).await?;
             output::print(&engine.sql(&query).await?, format)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -598,14 +585,15 @@ async fn channel_rules(
     Ok(settings.channel_rules(lake).await?)
 }
 
-async fn open_engine(
-    settings: &Settings,
-    lake: &Lake,
-    tenant: &TenantArg,
-    rules: &RulesArg,
-) -> Result<Engine> {
-    let rules = channel_rules(settings, lake, rules).await?;
-    Ok(Engine::open(lake, &tenant_id(tenant, settings)?, rules, &settings.engine).await?)
+async fn open_engine(settings: &Settings, lake: &Lake, on: &EngineArgs) -> Result<Engine> {
+    let rules = channel_rules(settings, lake, &on.rules).await?;
+    Ok(Engine::open(
+        lake,
+        &tenant_id(&on.tenant, settings)?,
+        rules,
+        &settings.engine,
+    )
+    .await?)
 }
 
 type DateWindow = (Option<i32>, Option<i32>);

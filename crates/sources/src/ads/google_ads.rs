@@ -302,22 +302,15 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
         record.insert("currency".into(), currency);
         page.costs.push(record);
     }
-    if rounded > 0 {
-        page.notes.push(format!(
-            "{rounded} rows had cost_micros finer than 0.0001 of the currency; rounded half to even to 4 decimals (the lake's precision)"
-        ));
-    }
-    if no_cost > 0 {
-        page.notes.push(format!(
-            "{no_cost} rows carried no metrics.costMicros (Google omits zero values); cost recorded as 0"
-        ));
-    }
-    if outside > 0 {
-        page.notes.push(format!(
-            "{outside} rows are dated outside the requested range {}..{}",
-            range.from, range.to
-        ));
-    }
+    page.note_rows(
+        rounded,
+        "had cost_micros finer than 0.0001 of the currency; rounded half to even to 4 decimals (the lake's precision)",
+    );
+    page.note_rows(
+        no_cost,
+        "carried no metrics.costMicros (Google omits zero values); cost recorded as 0",
+    );
+    page.note_outside(outside, range);
     Ok(page)
 }
 

@@ -258,22 +258,15 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
         record.insert("currency".into(), currency);
         page.costs.push(record);
     }
-    if currency_from_settings > 0 {
-        page.notes.push(format!(
-            "{currency_from_settings} rows carried no account_currency; used meta.currency from the settings"
-        ));
-    }
-    if no_spend > 0 {
-        page.notes.push(format!(
-            "{no_spend} rows carried no spend (Meta leaves out empty metrics); cost recorded as 0"
-        ));
-    }
-    if outside > 0 {
-        page.notes.push(format!(
-            "{outside} rows are dated outside the requested range {}..{}",
-            range.from, range.to
-        ));
-    }
+    page.note_rows(
+        currency_from_settings,
+        "carried no account_currency; used meta.currency from the settings",
+    );
+    page.note_rows(
+        no_spend,
+        "carried no spend (Meta leaves out empty metrics); cost recorded as 0",
+    );
+    page.note_outside(outside, range);
     let next = parsed
         .get("paging")
         .and_then(|p| p.get("next"))

@@ -126,6 +126,26 @@ pub struct Page {
     pub notes: Vec<String>,
 }
 
+impl Page {
+    /// Notes something of `rows` rows of the report, when there are any.
+    pub(crate) fn note_rows(&mut self, rows: usize, what: &str) {
+        if rows > 0 {
+            self.notes.push(format!("{rows} rows {what}"));
+        }
+    }
+
+    /// Notes the rows dated outside the asked range (kept: the platform's day is the truth).
+    pub(crate) fn note_outside(&mut self, rows: usize, range: DateRange) {
+        self.note_rows(
+            rows,
+            &format!(
+                "are dated outside the requested range {}..{}",
+                range.from, range.to
+            ),
+        );
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum AdsError {
     /// The platform answered with an error the user must act on (expired token, no access):
