@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::{
-    AdsError, ApiRequest, CostRecord, DateRange, ErrorAction, Page, Platform, Result, malformed,
+    AdsError, ApiRequest, DateRange, ErrorAction, Page, Platform, Result, malformed,
     micros_to_decimal,
 };
 use crate::crm::Secret;
@@ -276,11 +276,8 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
                 cost
             }
         };
-        let mut record = CostRecord::new();
-        record.insert("date".into(), date.format("%Y-%m-%d").to_string());
-        record.insert("platform".into(), PLATFORM.name().into());
-        record.insert("account_id".into(), account.clone());
-        record.insert("campaign_id".into(), campaign_id);
+        let mut record =
+            super::cost_record(PLATFORM, date, &account, &campaign_id, &cost, &currency);
         for (column, path) in [
             ("campaign_name", &["campaign", "name"][..]),
             ("ad_group_id", &["adGroup", "id"][..]),
@@ -298,8 +295,6 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
                 record.insert(column.into(), n);
             }
         }
-        record.insert("cost".into(), cost);
-        record.insert("currency".into(), currency);
         page.costs.push(record);
     }
     page.note_rows(

@@ -11,9 +11,7 @@
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::{
-    AdsError, ApiRequest, CostRecord, DateRange, ErrorAction, Page, Platform, Result, malformed,
-};
+use super::{AdsError, ApiRequest, DateRange, ErrorAction, Page, Platform, Result, malformed};
 use crate::crm::Secret;
 
 const PLATFORM: Platform = Platform::Meta;
@@ -227,11 +225,8 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
                 "0".to_owned()
             }
         };
-        let mut record = CostRecord::new();
-        record.insert("date".into(), date.format("%Y-%m-%d").to_string());
-        record.insert("platform".into(), PLATFORM.name().into());
-        record.insert("account_id".into(), account_id.clone());
-        record.insert("campaign_id".into(), campaign_id);
+        let mut record =
+            super::cost_record(PLATFORM, date, &account_id, &campaign_id, &cost, &currency);
         for (column, key) in [
             ("campaign_name", "campaign_name"),
             ("ad_group_id", "adset_id"),
@@ -254,8 +249,6 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
                 record.insert(key.into(), n);
             }
         }
-        record.insert("cost".into(), cost);
-        record.insert("currency".into(), currency);
         page.costs.push(record);
     }
     page.note_rows(
@@ -456,7 +449,7 @@ mod tests {
     }
 
     /// A row with this account's constant columns.
-    fn row(pairs: &[(&str, &str)]) -> CostRecord {
+    fn row(pairs: &[(&str, &str)]) -> crate::ads::CostRecord {
         let mut r = record_of(&[
             ("platform", "meta"),
             ("account_id", "1029384756"),

@@ -304,22 +304,17 @@ fn read_row(settings: &Settings, values: &[&str]) -> std::result::Result<CostRec
     if campaign.is_empty() {
         return Err("empty CampaignId".to_string());
     }
-    let mut record = CostRecord::new();
+    let currency = currency.trim().to_ascii_uppercase();
+    let mut record = super::cost_record(PLATFORM, date, &account, campaign, spend, &currency);
     let mut put = |k: &str, v: &str| {
         if !v.is_empty() {
             record.insert(k.to_string(), v.to_string());
         }
     };
-    put("date", &date.format("%Y-%m-%d").to_string());
-    put("platform", PLATFORM.name());
-    put("account_id", &account);
-    put("campaign_id", campaign);
     put("campaign_name", field("CampaignName"));
     put("ad_group_id", field("AdGroupId"));
     put("ad_group_name", field("AdGroupName"));
     put("ad_id", field("AdId"));
-    put("cost", spend);
-    put("currency", &currency.trim().to_ascii_uppercase());
     for (from, to) in [("Impressions", "impressions"), ("Clicks", "clicks")] {
         let v = field(from);
         if !v.is_empty() && !v.bytes().all(|b| b.is_ascii_digit()) {

@@ -126,6 +126,31 @@ pub struct Page {
     pub notes: Vec<String>,
 }
 
+/// A cost row with the columns every platform gives: day, platform, account, campaign,
+/// cost and currency (empty values left out, for validation to name). Connectors add the
+/// rest (names, ad groups, ads, impressions, clicks).
+pub(crate) fn cost_record(
+    platform: Platform,
+    date: NaiveDate,
+    account_id: &str,
+    campaign_id: &str,
+    cost: &str,
+    currency: &str,
+) -> CostRecord {
+    [
+        ("date", date.format("%Y-%m-%d").to_string().as_str()),
+        ("platform", platform.name()),
+        ("account_id", account_id),
+        ("campaign_id", campaign_id),
+        ("cost", cost),
+        ("currency", currency),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .map(|(column, value)| (column.to_owned(), value.to_owned()))
+    .collect()
+}
+
 impl Page {
     /// Notes something of `rows` rows of the report, when there are any.
     pub(crate) fn note_rows(&mut self, rows: usize, what: &str) {

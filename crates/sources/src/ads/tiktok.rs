@@ -200,17 +200,18 @@ fn read_row(settings: &Settings, row: &Value) -> std::result::Result<CostRecord,
             }
         },
     };
-    let mut record = CostRecord::new();
+    let mut record = super::cost_record(
+        PLATFORM,
+        date,
+        &settings.account_id,
+        &campaign_id,
+        spend.trim(),
+        &currency,
+    );
     let mut put = |k: &str, v: String| {
         record.insert(k.to_string(), v);
     };
-    put("date", date.format("%Y-%m-%d").to_string());
-    put("platform", PLATFORM.name().to_string());
-    put("account_id", settings.account_id.clone());
-    put("campaign_id", campaign_id);
     put("ad_id", ad_id);
-    put("cost", spend.trim().to_string());
-    put("currency", currency);
     if let Some(v) = id_text(metrics, "adgroup_id")? {
         put("ad_group_id", v);
     }
