@@ -187,6 +187,21 @@ pub(crate) struct Fetcher<'a> {
 }
 
 impl Fetcher<'_> {
+    /// A body as it may be kept under `raw/` (all are text: JSON, CSV, or the CSV of a
+    /// download): without the account's secrets, the access token of this pull, or any
+    /// credential a URL in it carries (platforms echo tokens into paging links, and sign
+    /// download URLs).
+    pub fn redacted(&self, body: Bytes) -> Bytes {
+        let token = self.auth.1.strip_prefix("Bearer ").unwrap_or(&self.auth.1);
+        let mut secrets = self.account.secret_values();
+        secrets.push(token.to_owned());
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        Bytes::from(throughline_sources::redact::redact(
+            &String::from_utf8_lossy(&body),
+            &secrets,
+        ))
+    }
+
     fn fail(&self) -> impl Fn(String) -> PullError + '_ {
         move |reason| PullError::Failed {
             platform: self.account.platform().name(),

@@ -180,7 +180,8 @@ impl Puller {
             report.notes.extend(pulled.notes);
             for (body, extension) in pulled.bodies {
                 let path = throughline_lake::raw_file(&raw_source, tenant, extension);
-                self.lake.put(&path, body).await.map_err(storage)?;
+                let kept = fetcher.redacted(body);
+                self.lake.put(&path, kept).await.map_err(storage)?;
             }
             // Every row is checked before any day is replaced: a bad report stores nothing.
             let by_day = cost_rows(account, piece, &pulled.costs).map_err(&fail)?;

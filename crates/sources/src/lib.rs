@@ -5,3 +5,4 @@ pub mod ads;
 pub mod crm;
 pub mod fx;
 pub mod import;
+pub mod redact;

@@ -196,6 +196,21 @@ pub enum Account<'a> {
 }
 
 impl<'a> Account<'a> {
+    /// The account's configured secrets, resolved (for removing them from what is kept).
+    pub fn secret_values(self) -> Vec<String> {
+        let (auth, mut secrets): (Option<&OAuthRefresh>, Vec<&Secret>) = match self {
+            Account::GoogleAds(s) => (s.auth.as_ref(), s.developer_token.iter().collect()),
+            Account::Microsoft(s) => (s.auth.as_ref(), vec![&s.developer_token]),
+            Account::Meta(s) => (None, s.access_token.iter().collect()),
+            Account::TikTok(s) => (None, s.access_token.iter().collect()),
+        };
+        if let Some(auth) = auth {
+            secrets.push(&auth.refresh_token);
+            secrets.extend(auth.client_secret.as_ref());
+        }
+        secrets.into_iter().map(Secret::expose).collect()
+    }
+
     pub fn platform(self) -> Platform {
         match self {
             Account::GoogleAds(_) => Platform::GoogleAds,
