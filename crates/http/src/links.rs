@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use throughline_model::TenantId;
+use throughline_model::tracking::UTM_PARAMS;
 
 use throughline_settings::TrackedLink;
 
@@ -109,7 +110,9 @@ fn redirect(location: &str, visitor: &str, headers: &HeaderMap) -> Response {
 }
 
 /// The URL the click is recorded with: the link's own address with the incoming query
-/// (an ad's `fbclid`, `utm_*`), and the link's configured UTM tags where the query has none.
+/// (an ad's `fbclid`, `utm_*`), and the link's configured UTM tags only when the query has
+/// no UTM tag at all. Tags are one set: an ad's `utm_source`/`utm_medium` with the link's
+/// `utm_campaign` would credit the link's campaign with the ad's click.
 fn landing_url(
     headers: &HeaderMap,
     path: &str,
@@ -130,16 +133,18 @@ fn landing_url(
     for name in names {
         query.append_pair(name, &params[name]);
     }
-    for (name, value) in [
+    let tagged = UTM_PARAMS
+        .iter()
+        .any(|name| params.get(*name).is_some_and(|v| !v.trim().is_empty()));
+    let link_tags = [
         ("utm_source", &link.utm_source),
         ("utm_medium", &link.utm_medium),
         ("utm_campaign", &link.utm_campaign),
         ("utm_content", &link.utm_content),
         ("utm_term", &link.utm_term),
-    ] {
-        if let Some(value) = value
-            && !params.contains_key(name)
-        {
+    ];
+    for (name, value) in link_tags.into_iter().filter(|_| !tagged) {
+        if let Some(value) = value {
             query.append_pair(name, value);
         }
     }
@@ -209,7 +214,26 @@ mod tests {
         ]);
         assert_eq!(
             landing_url(&headers, "/r/tg", &link, &params),
-            "http://go.acme.test/r/tg?fbclid=IwAR1&utm_source=facebook&utm_medium=social"
+            "http://go.acme.test/r/tg?fbclid=IwAR1&utm_source=facebook",
+            "the ad's tags win as a set: none of the link's is mixed in"
+        );
+        // An ad tagged with source and medium only (Meta's URL parameters), at a link that
+        // names a campaign: the click keeps no campaign rather than the link's.
+        let campaign_link = TrackedLink {
+            utm_campaign: Some("spring-sale".into()),
+            ..link.clone()
+        };
+        let params = HashMap::from([
+            ("utm_source".to_owned(), "fb".to_owned()),
+            ("utm_medium".to_owned(), "paid".to_owned()),
+        ]);
+        let url = landing_url(&headers, "/r/tg", &campaign_link, &params);
+        assert!(!url.contains("spring-sale"), "{url}");
+        // An untagged click (a bio link, a QR code) is recorded with the link's tags.
+        let params = HashMap::from([("fbclid".to_owned(), "IwAR2".to_owned())]);
+        assert_eq!(
+            landing_url(&headers, "/r/tg", &campaign_link, &params),
+            "http://go.acme.test/r/tg?fbclid=IwAR2&utm_source=instagram&utm_medium=social&utm_campaign=spring-sale"
         );
     }
 }
