@@ -39,7 +39,8 @@ impl SqlFile {
 
     /// The file's statements, its `@include` lines expanded.
     pub fn text(self) -> &'static str {
-        static TEXTS: [std::sync::OnceLock<String>; 6] = [const { std::sync::OnceLock::new() }; 6];
+        static TEXTS: [std::sync::OnceLock<String>; SqlFile::ALL.len()] =
+            [const { std::sync::OnceLock::new() }; SqlFile::ALL.len()];
         TEXTS[self as usize].get_or_init(|| {
             expand_includes(self.source())
                 .unwrap_or_else(|e| panic!("sql/ compiled into the binary: {e}"))

@@ -42,7 +42,8 @@ fn reads(file: SqlFile) -> &'static [SqlFile] {
 
 /// The views each file creates, read from the files themselves.
 fn views_of(file: SqlFile) -> &'static [String] {
-    static VIEWS: [OnceLock<Vec<String>>; 6] = [const { OnceLock::new() }; 6];
+    static VIEWS: [OnceLock<Vec<String>>; SqlFile::ALL.len()] =
+        [const { OnceLock::new() }; SqlFile::ALL.len()];
     VIEWS[file as usize].get_or_init(|| {
         file.text()
             .match_indices("CREATE OR REPLACE VIEW ")

@@ -140,6 +140,15 @@ impl Lake {
         Ok(self.store.get(path).await?.bytes().await?)
     }
 
+    /// An object that may be absent (a deployed config): `None` when there is none.
+    pub async fn get_if_exists(&self, path: &Path) -> Result<Option<bytes::Bytes>> {
+        match self.get(path).await {
+            Ok(body) => Ok(Some(body)),
+            Err(crate::Error::Store(object_store::Error::NotFound { .. })) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn put(&self, path: &Path, body: bytes::Bytes) -> Result<()> {
         self.store.put(path, PutPayload::from(body)).await?;
         Ok(())

@@ -208,15 +208,13 @@ impl Settings {
         }
         let origin = format!("{}/{CHANNELS_OBJECT}", lake.location());
         match lake
-            .get(&object_store::path::Path::from(CHANNELS_OBJECT))
+            .get_if_exists(&object_store::path::Path::from(CHANNELS_OBJECT))
             .await
         {
-            Ok(body) => ChannelRules::from_toml(&String::from_utf8_lossy(&body))
+            Ok(Some(body)) => ChannelRules::from_toml(&String::from_utf8_lossy(&body))
                 .map(Arc::new)
                 .map_err(|source| SettingsError::Channels { origin, source }),
-            Err(throughline_lake::Error::Store(object_store::Error::NotFound { .. })) => {
-                Ok(Arc::new(ChannelRules::builtin()))
-            }
+            Ok(None) => Ok(Arc::new(ChannelRules::builtin())),
             Err(source) => Err(SettingsError::ChannelsUnreadable { origin, source }),
         }
     }

@@ -33,13 +33,11 @@ impl TenantsConfig {
     ) -> Result<Self, ConfigError> {
         let origin = format!("{}/{CONFIG_OBJECT}", lake.location());
         match lake
-            .get(&object_store::path::Path::from(CONFIG_OBJECT))
+            .get_if_exists(&object_store::path::Path::from(CONFIG_OBJECT))
             .await
         {
-            Ok(body) => Self::load(&String::from_utf8_lossy(&body), &origin, secrets).await,
-            Err(throughline_lake::Error::Store(object_store::Error::NotFound { .. })) => {
-                Ok(Self::default())
-            }
+            Ok(Some(body)) => Self::load(&String::from_utf8_lossy(&body), &origin, secrets).await,
+            Ok(None) => Ok(Self::default()),
             Err(e) => Err(ConfigError::Unreadable {
                 origin,
                 reason: e.to_string(),

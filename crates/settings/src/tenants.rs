@@ -47,7 +47,8 @@ pub struct TrackedLink {
     /// Where to send the visitor; `{token}` is replaced by the click's token (the visitor
     /// id), e.g. `https://t.me/acme_bot?start={token}`.
     pub target: String,
-    /// UTM tags the click is recorded with (the incoming URL's own tags win).
+    /// UTM tags the click is recorded with when it carries none of its own (an ad's tags
+    /// win as a set).
     #[serde(default)]
     pub utm_source: Option<String>,
     #[serde(default)]
