@@ -623,10 +623,8 @@ async fn demo(
     let temp = tempfile::tempdir()?;
     let kept = keep.is_some();
     let location = keep.unwrap_or_else(|| temp.path().to_path_buf());
-    let lake = open_lake(&Settings {
-        lake: Some(location.display().to_string()),
-        ..settings.clone()
-    })?;
+    let lake = Lake::open(&location.display().to_string())
+        .with_context(|| format!("opening the demo lake at {}", location.display()))?;
     let tenant = TenantId::parse("demo")?;
     println!("Demo lake: {}\n", location.display());
     let mut clean = true;
