@@ -10,27 +10,30 @@ pinned to the same CPUs,
    KPI rollups the deployed job writes after it, which DuckDB's side has no part of — see
    bench/query_latency.py), and
 2. the same job written as SQL for DuckDB (bench/duckdb/*.sql) over the same files,
-   writing its credits to zstd Parquet partitioned by conversion date,
+   writing its credits to zstd Parquet partitioned by conversion date. The same files are
+   those the tables' Delta logs name after Throughline's run (its compaction's removed
+   files stay on disk until VACUUM): this script lists them with Python's deltalake and
+   hands the list to the child, so the child's measured work is DuckDB's alone,
 
 measuring each child's wall time, CPU time (user + sys, from wait4) and peak RSS
-(ru_maxrss). Then it reads Throughline's output through its newest manifest and checks that
-both engines produced the same rows per (conversion, touchpoint, model): the same row sets,
-credits equal to 1e-9, and the same positions, channels, sources, mediums, campaigns,
-platforms and money splits (exactly, but for time_decay, whose split may differ by one
-minor unit where the engines' floating-point weights put R x C_i on either side of half a
-unit; the totals per conversion and model must still be equal, and such rows are counted:
-none so far). Any other difference fails the command (exit 1) with the first rows that
-differ. Finally it prints the table: engine, wall s, CPU s, peak RSS MiB,
+(ru_maxrss). Then it reads Throughline's output (the files the `attribution` table's Delta
+log names) and checks that both engines produced the same rows per (conversion, touchpoint,
+model): the same row sets, credits equal to 1e-9, and the same positions, channels, sources,
+mediums, campaigns, platforms and money splits (exactly, but for time_decay, whose split may
+differ by one minor unit where the engines' floating-point weights put R x C_i on either
+side of half a unit; the totals per conversion and model must still be equal, and such rows
+are counted: none so far). Any other difference fails the command (exit 1) with the first
+rows that differ. Finally it prints the table: engine, wall s, CPU s, peak RSS MiB,
 touchpoints/s, and Throughline / DuckDB ratios.
 
     python bench/attribution.py --cli target/release/throughline --touchpoints 1000000
     python bench/attribution.py --cli target/debug/throughline --touchpoints 2000   # CI size
 
 Lakes are cached under ~/.cache/throughline-bench (or --keep DIR, which also keeps
-DuckDB's output). Timings are never asserted; only agreement is.
+DuckDB's output), turned into Delta tables by `throughline lake migrate` right after they
+are generated. Timings are never asserted; only agreement is.
 """
 import argparse
-import glob
 import json
 import os
 import shutil
@@ -41,9 +44,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import generate  # noqa: E402  (bench/generate.py)
 
+# The tables bench/duckdb/attribution.sql reads.
+DUCKDB_INPUTS = ["touchpoints", "leads", "deal_events", "ad_costs"]
 MODELS = ["first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay"]
 # Columns that must be equal (besides credit and days_to_conversion, compared to 1e-9).
 MONEY = ["revenue_credit", "margin_credit"]
@@ -70,12 +76,12 @@ def main():
                              "spilling pool) and DuckDB's memory_limit; both spill under the work directory")
     parser.add_argument("--repeat", type=int, default=1, help="run each engine this many times, report the "
                                                               "fastest run (by wall time)")
-    parser.add_argument("--duckdb-child", nargs=3, metavar=("LAKE", "OUT", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--duckdb-child", nargs=3, metavar=("INPUTS", "OUT", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--duckdb-memory-limit", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.duckdb_child:
-        lake, out, threads = args.duckdb_child
-        return duckdb_job(lake, args.tenant, out, int(threads), args.lookback_days, args.half_life_days,
+        inputs, out, threads = args.duckdb_child
+        return duckdb_job(inputs, out, int(threads), args.lookback_days, args.half_life_days,
                           args.duckdb_memory_limit)
 
     if not args.cli:
@@ -83,7 +89,7 @@ def main():
     cli = os.path.abspath(args.cli)
     work = os.path.abspath(args.keep or os.path.expanduser("~/.cache/throughline-bench"))
     lake = os.path.join(work, f"lake-n{args.touchpoints}-s{args.seed}-d{args.days}")
-    summary = cached_lake(lake, args)
+    summary = cached_lake(lake, args, cli)
     touchpoints = summary["tables"]["touchpoints"]["rows"]
     files = sum(t["files"] for t in summary["tables"].values())
     print(f"lake {lake}: {touchpoints:,} touchpoints, {summary['tables']['leads']['rows']:,} leads, "
@@ -109,9 +115,10 @@ def main():
                             "--lookback-days", str(args.lookback_days), "--half-life-days", str(args.half_life_days)],
             cpus, os.path.join(work, "throughline.log"), env))
         shutil.rmtree(out, ignore_errors=True)
+        inputs = committed_inputs(lake, args.tenant, os.path.join(work, "duckdb-inputs.json"))
         duckdb_runs.append(measure(
-            "duckdb", [sys.executable, os.path.abspath(__file__), "--duckdb-child", lake, out, str(args.threads),
-                       "--tenant", args.tenant, "--lookback-days", str(args.lookback_days),
+            "duckdb", [sys.executable, os.path.abspath(__file__), "--duckdb-child", inputs, out, str(args.threads),
+                       "--lookback-days", str(args.lookback_days),
                        "--half-life-days", str(args.half_life_days), *duckdb_limit],
             cpus, os.path.join(work, "duckdb.log")))
 
@@ -137,16 +144,19 @@ def main():
     return 0
 
 
-def cached_lake(lake, args):
+def cached_lake(lake, args, cli):
+    """The cached lake, if it was generated by this generator version for this tenant and
+    migrated to Delta tables; else a new one (generated, then `throughline lake migrate`)."""
     marker = os.path.join(lake, "bench-lake.json")
     if os.path.exists(marker):
         with open(marker) as f:
             summary = json.load(f)
-        if summary.get("generator_version") == generate.GENERATOR_VERSION and summary.get("tenant") == args.tenant:
+        if (summary.get("generator_version") == generate.GENERATOR_VERSION and summary.get("tenant") == args.tenant
+                and summary.get("delta")):
             return summary
     shutil.rmtree(lake, ignore_errors=True)
     print(f"generating {lake} ...", file=sys.stderr)
-    return generate.write_lake(lake, args.touchpoints, args.seed, args.tenant, args.days)
+    return generate.write_lake(lake, args.touchpoints, args.seed, args.tenant, args.days, cli=cli)
 
 
 def measure(name, command, cpus, log, env=None):
@@ -168,11 +178,29 @@ def measure(name, command, cpus, log, env=None):
     return result
 
 
-def duckdb_job(lake, tenant, out, threads, lookback_days, half_life_days, memory_limit=None):
-    """The DuckDB side, run as a child process (so it is measured like Throughline)."""
+def committed_inputs(lake, tenant, path):
+    """Writes to `path` (JSON, table -> absolute file paths) the tenant's files of the tables
+    DuckDB reads, as their Delta logs name them now: a glob would also read the files
+    Throughline's compaction removed (on disk until VACUUM) or a crashed job left."""
+    from lake_tables import current_files  # tests/lake_tables.py
+
+    files = {t: [os.path.join(lake, f) for f in current_files(lake, t, tenant)] for t in DUCKDB_INPUTS}
+    empty = [t for t, paths in files.items() if not paths]
+    if empty:
+        sys.exit(f"no files of tenant {tenant} in the Delta log of {', '.join(empty)}")
+    with open(path, "w") as f:
+        json.dump(files, f)
+    return path
+
+
+def duckdb_job(inputs, out, threads, lookback_days, half_life_days, memory_limit=None):
+    """The DuckDB side, run as a child process (so it is measured like Throughline), over the
+    files listed in `inputs` (see committed_inputs)."""
     import duckdb
     import tomllib
 
+    with open(inputs) as f:
+        files = json.load(f)
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     con.execute(f"SET temp_directory = '{os.path.join(os.path.dirname(out), 'spill')}'")
@@ -203,12 +231,9 @@ def duckdb_job(lake, tenant, out, threads, lookback_days, half_life_days, memory
         (k.strip().lower(), c["platform"].strip().lower(), c["source"].strip().lower(), c["medium"].strip().lower())
         for k, c in rules["click_ids"].items()])
 
-    def table(name):
-        return os.path.join(lake, "tables", name, f"tenant={tenant}", "*", "*.parquet")
-
-    values = {"touchpoints": table("touchpoints"), "leads": table("leads"), "deal_events": table("deal_events"),
-              "ad_costs": table("ad_costs"), "lookback_days": str(int(lookback_days)),
-              "half_life_days": repr(float(half_life_days)), "out": out}
+    values = {name: repr(files[name]) for name in DUCKDB_INPUTS}  # DuckDB list literals
+    values.update({"lookback_days": str(int(lookback_days)), "half_life_days": repr(float(half_life_days)),
+                   "out": out})
     for name in ("channels.sql", "attribution.sql"):
         with open(os.path.join(HERE, "duckdb", name)) as f:
             sql = f.read()
@@ -221,15 +246,15 @@ def duckdb_job(lake, tenant, out, threads, lookback_days, half_life_days, memory
 
 
 def compare(lake, tenant, out):
-    """Throughline's committed output (newest manifest) against DuckDB's, row by row."""
+    """Throughline's committed output (the files the attribution table's Delta log names)
+    against DuckDB's, row by row."""
     import duckdb
 
-    manifests = sorted(glob.glob(os.path.join(lake, "_manifests", "attribution", f"tenant={tenant}", "*.json")))
-    if not manifests:
-        sys.exit("no attribution manifest: did the job commit?")
-    with open(manifests[-1]) as f:
-        manifest = json.load(f)
-    files = [os.path.join(lake, p) for date_files in manifest["files"].values() for p in date_files]
+    from lake_tables import current_files  # tests/lake_tables.py
+
+    files = [os.path.join(lake, f) for f in current_files(lake, "attribution", tenant)]
+    if not files:
+        sys.exit("no attribution files in the Delta log: did the job commit?")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"CREATE VIEW tl AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false)")

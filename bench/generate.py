@@ -30,9 +30,15 @@ Streaming: visitors are generated day by day; rows land in per-day buffers and a
 written as soon as no later visitor can add to it, so memory holds only the rows of days
 not yet written (about two weeks' worth, ~1% of the rows), not the whole lake.
 
-    python bench/generate.py --lake DIR --touchpoints 1000000 [--seed 1] [--tenant bench]
+    python bench/generate.py --lake DIR --touchpoints 1000000 [--seed 1] [--tenant bench] [--cli throughline]
 
-Prints (and stores in DIR/bench-lake.json) the row and file counts per table.
+Throughline's tables are Delta Lake tables: `throughline lake migrate` turns these plain
+Parquet tables into them in place (each table's first commit adds its files), and no other
+throughline command may use the lake before. With `--cli` the generator runs it; bench
+scripts that generate a lake pass their binary to `write_lake(..., cli=...)`.
+
+Prints (and stores in DIR/bench-lake.json, written last, with `"delta": true` once
+migrated) the row and file counts per table.
 """
 import argparse
 import datetime as dt
@@ -41,6 +47,7 @@ import json
 import math
 import os
 import random
+import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -509,12 +516,17 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tenant", default="bench")
     parser.add_argument("--days", type=int, default=365, help="days of data, from 2025-01-01")
+    parser.add_argument("--cli", help="the throughline binary: turn the tables into Delta tables "
+                                      "(`throughline lake migrate`) once written")
     args = parser.parse_args()
-    summary = write_lake(args.lake, args.touchpoints, args.seed, args.tenant, args.days)
+    summary = write_lake(args.lake, args.touchpoints, args.seed, args.tenant, args.days, cli=args.cli)
     print(json.dumps(summary, indent=2))
 
 
-def write_lake(lake, touchpoints, seed, tenant, days=365):
+def write_lake(lake, touchpoints, seed, tenant, days=365, cli=None):
+    """Generates the lake; with `cli`, then migrates it to Delta tables (before any other
+    throughline command touches it). The summary file is written last: a lake without one
+    is incomplete."""
     if os.path.exists(os.path.join(lake, "tables")):
         sys.exit(f"{lake} already holds a lake; give a new directory")
     started = time.time()
@@ -523,10 +535,22 @@ def write_lake(lake, touchpoints, seed, tenant, days=365):
         "generator_version": GENERATOR_VERSION, "touchpoints_requested": touchpoints, "seed": seed,
         "tenant": tenant, "days": days, "seconds": round(time.time() - started, 1),
         "tables": {t: {"rows": f.rows, "files": f.files, "mib": round(f.bytes / 2 ** 20, 1)} for t, f in out.items()},
+        "delta": False,
     }
+    if cli:
+        migrate(cli, lake)
+        summary["delta"] = True
     with open(os.path.join(lake, "bench-lake.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def migrate(cli, lake):
+    """`throughline lake migrate`: the plain Parquet tables become Delta tables in place (a
+    table that already has a Delta log is left as it is)."""
+    done = subprocess.run([cli, "--lake", lake, "lake", "migrate"], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"throughline lake migrate failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
 
 
 if __name__ == "__main__":

@@ -7,19 +7,22 @@ benchmark lake after `throughline attribute`, or `throughline demo --keep DIR`):
    `live=true` (computed from the tables). Both answers must be equal (exit 1 if not).
 2. `--adhoc`: ad-hoc group-bys over the raw `attribution` table, each run as a fresh
    process — `throughline sql` against DuckDB (PyPI `duckdb`, in a Python child) reading
-   the files of the table's newest manifest — pinned to the same CPUs; the median wall
-   time of `--adhoc-repeat` runs and the Throughline / DuckDB ratio. Both must return the
-   same rows (exit 1 if not). Timings are printed, never asserted.
+   the files the table's Delta log names (listed once by this script with PyPI `deltalake`
+   and handed to the child, as the manifest's list was) — pinned to the same CPUs; the
+   median wall time of `--adhoc-repeat` runs and the Throughline / DuckDB ratio. Both must
+   return the same rows (exit 1 if not). Timings are printed, never asserted.
 
     python bench/query_latency.py --cli target/release/throughline --lake /tmp/demo --tenant demo
     python bench/query_latency.py --cli target/release/throughline \\
         --lake ~/.cache/throughline-bench/lake-n1000000-s1-d365 --tenant bench --attribute --adhoc
 
-`--attribute` first runs the job (with its rollups) and prints how long it took.
+`--attribute` first runs the job (with its rollups) and prints how long it took. Before any
+other command, `throughline lake migrate` turns a lake of plain Parquet tables (one that
+bench/generate.py wrote without --cli, or cached before Delta) into Delta tables; a lake
+that is Delta already is left as it is.
 """
 import argparse
 import csv
-import glob
 import io
 import json
 import os
@@ -27,8 +30,12 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+
+# tests/lake_tables.py, imported where used: the DuckDB child does not load deltalake.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 
 GROUPS = ["channel", "campaign", "source_medium", "platform", "ad_group"]
 
@@ -56,13 +63,16 @@ def main():
     parser.add_argument("--adhoc", action="store_true", help="also time ad-hoc group-bys against DuckDB")
     parser.add_argument("--adhoc-repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--duckdb-child", nargs=3, metavar=("LAKE", "TENANT", "QUERY"), help=argparse.SUPPRESS)
+    parser.add_argument("--duckdb-child", nargs=2, metavar=("FILES", "QUERY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.duckdb_child:
         return duckdb_query(*args.duckdb_child, threads=args.threads)
+    from lake_tables import read_table, table_exists
+
     lake = os.path.expanduser(args.lake)
     cli = lambda *a: subprocess.run([args.cli, "--lake", lake, *a], check=True, capture_output=True, text=True).stdout
-    if not glob.glob(os.path.join(lake, "tables", "fx_rates", f"tenant={args.tenant}", "*")):
+    cli("lake", "migrate")
+    if not (table_exists(lake, "fx_rates") and read_table(lake, "fx_rates", args.tenant, columns=["tenant"]).num_rows):
         import_rates(cli, lake, args.tenant)
     if args.attribute:
         start = time.perf_counter()
@@ -77,8 +87,9 @@ def main():
 def import_rates(cli, lake, tenant):
     """A lake without exchange rates (bench/generate.py writes none) gets the day's USD and
     EUR rates into UAH for every day it has costs, as a tenant importing the NBU's would."""
-    days = sorted(os.path.basename(d)[len("date="):] for d in
-                  glob.glob(os.path.join(lake, "tables", "ad_costs", f"tenant={tenant}", "date=*")))
+    from lake_tables import committed_days, table_exists
+
+    days = committed_days(lake, "ad_costs", tenant) if table_exists(lake, "ad_costs") else []
     if not days:
         return
     path = os.path.join(lake, "bench-fx-rates.csv")
@@ -138,6 +149,25 @@ def percentile(sorted_values, q):
 
 
 def adhoc_latency(args, lake):
+    with tempfile.TemporaryDirectory(prefix="throughline-adhoc-") as tmp:
+        adhoc_runs(args, lake, attribution_files(lake, args.tenant, os.path.join(tmp, "attribution-files.json")))
+
+
+def attribution_files(lake, tenant, path):
+    """Writes to `path` (a JSON list) the tenant's files that the attribution table's Delta
+    log names, for the DuckDB child: a glob would also read files a commit removed (on disk
+    until VACUUM) or a crashed job left."""
+    from lake_tables import current_files
+
+    files = [os.path.join(lake, f) for f in current_files(lake, "attribution", tenant)]
+    if not files:
+        sys.exit(f"no attribution files of tenant {tenant} in the Delta log: run with --attribute")
+    with open(path, "w") as f:
+        json.dump(files, f)
+    return path
+
+
+def adhoc_runs(args, lake, files):
     cpus = set(sorted(os.sched_getaffinity(0))[: args.threads])
     rows_in_table = None
     results = []
@@ -148,7 +178,7 @@ def adhoc_latency(args, lake):
             commands = {
                 "throughline": [args.cli, "--lake", lake, "sql", "--tenant", args.tenant, "--format", "csv", query],
                 "duckdb": [sys.executable, os.path.abspath(__file__), "--cli", "-", "--lake", lake,
-                           "--threads", str(args.threads), "--duckdb-child", lake, args.tenant, query],
+                           "--threads", str(args.threads), "--duckdb-child", files, query],
             }
             for engine, command in commands.items():
                 wall, out = run_pinned(command, cpus)
@@ -198,13 +228,13 @@ def same_rows(ours, theirs):
     return True
 
 
-def duckdb_query(lake, tenant, query, threads):
-    """The DuckDB side, in a child process: the files of the newest attribution manifest."""
+def duckdb_query(files, query, threads):
+    """The DuckDB side, in a child process: the files the attribution table's Delta log names
+    (the JSON list `files`, see attribution_files)."""
     import duckdb
 
-    manifests = sorted(glob.glob(os.path.join(lake, "_manifests", "attribution", f"tenant={tenant}", "*.json")))
-    with open(manifests[-1]) as f:
-        files = [os.path.join(lake, p) for paths in json.load(f)["files"].values() for p in paths]
+    with open(files) as f:
+        files = json.load(f)
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     con.execute("SET TimeZone = 'UTC'")

@@ -2,11 +2,12 @@
 answers like Google Ads, Meta, TikTok and Microsoft Advertising (OAuth refreshes, cursor
 and page paging, submit → poll → zipped download, a 429 with Retry-After) from the
 documented response shapes in crates/sources/tests/fixtures/ads/ — the scenarios of
-crates/costs/tests/pull.rs, through the CLI. Then the lake is read back with DuckDB
-(exact costs per platform, gclid clicks), re-pulls must change nothing, a restated day
-replaces the old one, failures keep earlier data and say what to do, and `kpi` reports
-the same costs per platform, campaign and ad group (with an offline CSV import and
-fx_rates for the several currencies).
+crates/costs/tests/pull.rs, through the CLI. Then the lake is read back through its Delta
+logs (deltalake) with DuckDB (exact costs per platform, gclid clicks, each day of each
+account stored once), re-pulls must change nothing, a restated day replaces the old one,
+failures keep earlier data and say what to do, and `kpi` reports the same costs per
+platform, campaign and ad group (with an offline CSV import and fx_rates for the several
+currencies).
 
 Usage: python tests/ads_pull.py --cli path/to/throughline [--keep DIR]
 
@@ -31,6 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lake_tables import read_table, table_exists  # noqa: E402  (the tables through their Delta logs)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "crates" / "sources" / "tests" / "fixtures" / "ads"
@@ -321,20 +325,19 @@ def pull(ctx, expect_rc=0):
 
 
 class Lake:
-    """The lake read back with DuckDB, independently of the engine."""
+    """The lake read back independently of the engine: the files each table's Delta log
+    names (Python's deltalake), queried with DuckDB."""
 
     def __init__(self, path):
         self.path = path
 
     def rows(self, table="ad_costs"):
-        files = list((self.path / "tables" / table).rglob("*.parquet"))
-        if not files:
+        if not table_exists(self.path, table):
             return []
         con = duckdb.connect()
         try:
-            rel = con.execute(
-                f"SELECT * FROM read_parquet('{self.path}/tables/{table}/**/*.parquet', hive_partitioning=true)"
-            )
+            con.register("stored", read_table(self.path, table))
+            rel = con.execute("SELECT * FROM stored")
             names = [d[0] for d in rel.description]
             return sorted((dict(zip(names, r)) for r in rel.fetchall()), key=lambda r: json.dumps(r, default=str, sort_keys=True))
         finally:
@@ -352,6 +355,27 @@ def pulled(rows):
     return [r for r in rows if r["platform"] in ROWS]
 
 
+ACCOUNTS = (("google_ads", GOOGLE_ACCOUNT), ("meta", META_ACCOUNT), ("tiktok", TIKTOK_ACCOUNT), ("microsoft", MS_ACCOUNT))
+# What makes a cost row one row: a day of one ad (or ad group, or campaign) of an account.
+COST_KEY = ("date", "platform", "account_id", "campaign_id", "ad_group_id", "ad_id")
+
+
+def days_stored_once(rows, when=""):
+    """Each pulled (day, platform, account) is stored once: every account has rows on both
+    days, and no cost row is there twice (a pulled day replaces the stored one, whatever
+    files the commits wrote)."""
+    days = sorted({(str(r["date"]), r["platform"], r["account_id"]) for r in pulled(rows)})
+    want = sorted((d, pl, acc) for d in (FROM, TO) for pl, acc in ACCOUNTS)
+    check(f"{when}rows for each pulled day and account, and no other (date, platform, account)", days == want,
+          "\n     ".join(map(str, days)))
+    seen = {}
+    for r in pulled(rows):
+        key = tuple(str(r[c]) for c in COST_KEY)
+        seen[key] = seen.get(key, 0) + 1
+    twice = [k for k, n in seen.items() if n > 1]
+    check(f"{when}each pulled cost row is stored once per day and account, not doubled", not twice, str(twice))
+
+
 # ---------------------------------------------------------------- the steps
 
 
@@ -360,7 +384,7 @@ def first_pull(ctx):
     p.reset_log()
     p.google_rate_limit_once = True
     lines, out, elapsed = pull(ctx)
-    for platform, account in (("google_ads", GOOGLE_ACCOUNT), ("meta", META_ACCOUNT), ("tiktok", TIKTOK_ACCOUNT), ("microsoft", MS_ACCOUNT)):
+    for platform, account in ACCOUNTS:
         line = lines[platform]
         check(f"{platform}: {account} pulled {FROM}..{TO}, 2 days replaced, {ROWS[platform]} cost rows",
               f"{platform} {account}: {FROM}..{TO}: 2 days replaced, {ROWS[platform]} cost rows" in line and "FAILED" not in line, line)
@@ -453,10 +477,7 @@ def first_pull(ctx):
           and ("microsoft", 'Search, Generic "shoes"') in names, str(sorted(names)))
     meta_no_spend = [r for r in rows if r["platform"] == "meta" and str(r["date"]) == TO and r["ad_id"] == "120210000002002"]
     check("Meta's row without spend is stored with cost 0", len(meta_no_spend) == 1 and Decimal(meta_no_spend[0]["cost"]) == 0, str(meta_no_spend))
-    files = sorted(str(f.relative_to(ctx.lake.path)) for f in (ctx.lake.path / "tables" / "ad_costs").rglob("*.parquet"))
-    want = sorted(f"tables/ad_costs/tenant={TENANT}/date={d}/pull-{pl}-{acc}.parquet"
-                  for d in (FROM, TO) for pl, acc in (("google_ads", GOOGLE_ACCOUNT), ("meta", META_ACCOUNT), ("tiktok", TIKTOK_ACCOUNT), ("microsoft", MS_ACCOUNT)))
-    check("one file per day and account (pull-<platform>-<account>.parquet)", files == want, "\n     ".join(files))
+    days_stored_once(rows)
     clicks = ctx.lake.rows("ad_clicks")
     got = {(str(r["date"]), r["click_id"], r["campaign_id"]) for r in clicks}
     check("ad_clicks holds the 2 gclids of 2026-11-01 with their campaigns",
@@ -488,6 +509,7 @@ def restated_day_replaces(ctx, rows):
     now = ctx.lake.rows()
     check("the restatement replaced rows, added none", len(now) == len(rows), f"{len(now)} rows, {len(rows)} before")
     check("the other platforms' rows are untouched", [r for r in now if r["platform"] != "meta"] == [r for r in rows if r["platform"] != "meta"])
+    days_stored_once(now, "after the restatement: ")
     return now
 
 

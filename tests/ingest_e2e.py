@@ -2,7 +2,7 @@
 HTTP the way browsers, bots and every CRM vendor would (beacons, pixels, forms, tracked
 messenger links, signed webhooks, retries), the failures the server must refuse, a
 quarantine replay after a config fix, then `throughline attribute`, and the lake read back
-with DuckDB.
+through its Delta logs (deltalake) with DuckDB.
 
 Usage: python tests/ingest_e2e.py --cli path/to/throughline
 """
@@ -28,6 +28,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lake_tables import register  # noqa: E402  (the tables through their Delta logs)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "tests" / "fixtures" / "ingest.toml"
@@ -793,59 +796,58 @@ def check_raw(lake, day):
     check("bot hits are kept under raw/collect-bots with their reason", all(v.encode() in bots for v in day.bot_visitors) and b"reason" in bots, bots[:300])
 
 
-def glob(lake, table):
-    return str(lake / "tables" / table / f"tenant={TENANT}" / "*" / "*.parquet")
-
-
 def check_tables(lake, day, when):
+    """The tenant's rows as the tables' Delta logs name them (deltalake), queried with DuckDB:
+    a file a commit removed (compaction) or never named stays on disk and must not count."""
     db = duckdb.connect()
-    read = lambda t: f"read_parquet('{glob(lake, t)}', hive_partitioning = true)"  # noqa: E731
+    for table in ["touchpoints", "leads", "deal_events", "orders"]:
+        register(db, table, lake, table, TENANT)
     keys = {"touchpoints": "event_id", "leads": "lead_id", "orders": "order_id", "deal_events": "event_id"}
     for table, key in keys.items():
-        dup = db.execute(f"SELECT {key}, count(*) FROM {read(table)} GROUP BY 1 HAVING count(*) > 1").fetchall()
+        dup = db.execute(f"SELECT {key}, count(*) FROM {table} GROUP BY 1 HAVING count(*) > 1").fetchall()
         check(f"[{when}] {table}: every {key} stored once", not dup, str(dup[:5]))
-    leads = {r[0] for r in db.execute(f"SELECT lead_id FROM {read('leads')}").fetchall()}
+    leads = {r[0] for r in db.execute("SELECT lead_id FROM leads").fetchall()}
     check(f"[{when}] leads: exactly the leads sent", leads == day.leads, f"missing {sorted(day.leads - leads)}, extra {sorted(leads - day.leads)}")
-    orders = {r[0] for r in db.execute(f"SELECT order_id FROM {read('orders')}").fetchall()}
+    orders = {r[0] for r in db.execute("SELECT order_id FROM orders").fetchall()}
     check(f"[{when}] orders: exactly the orders sent", orders == day.orders, f"missing {sorted(day.orders - orders)}, extra {sorted(orders - day.orders)}")
-    rows = db.execute(f"SELECT deal_id, type, count(*) FROM {read('deal_events')} GROUP BY 1, 2").fetchall()
+    rows = db.execute("SELECT deal_id, type, count(*) FROM deal_events GROUP BY 1, 2").fetchall()
     events = {(d, t): n for d, t, n in rows}
     check(f"[{when}] deal_events: exactly the deal events sent, once each", events == day.deal_events, f"missing {sorted(set(day.deal_events) - set(events))}, extra {sorted(set(events) - set(day.deal_events))}, counts {events}")
-    tps = db.execute(f"SELECT event_id, visitor_id, click_id, url FROM {read('touchpoints')}").fetchall()
+    tps = db.execute("SELECT event_id, visitor_id, click_id, url FROM touchpoints").fetchall()
     links = [t for t in tps if t[0].startswith("link-")]
     others = {t[0] for t in tps if not t[0].startswith("link-")}
     check(f"[{when}] touchpoints: exactly the beacons, pixels and CRM touches sent", others == day.touchpoints, f"missing {sorted(day.touchpoints - others)}, extra {sorted(others - day.touchpoints)}")
     check(f"[{when}] touchpoints: one tracked-link click (the bot's preview is not one)", len(links) == 1 and links[0][2] == "IwAR_test", str(links))
     bots = [t for t in tps if t[1] in day.bot_visitors or t[0] in day.bot_events]
     check(f"[{when}] no bot touchpoints", not bots, str(bots))
-    beacon_clicks = db.execute(f"SELECT count(*) FROM {read('touchpoints')} WHERE event_id LIKE 'evt-e2e-%' AND click_id IS NOT NULL").fetchone()[0]
+    beacon_clicks = db.execute("SELECT count(*) FROM touchpoints WHERE event_id LIKE 'evt-e2e-%' AND click_id IS NOT NULL").fetchone()[0]
     check(f"[{when}] click ids are read from beacon landing URLs", beacon_clicks == 11, str(beacon_clicks))
 
     orphans = db.execute(
-        f"SELECT e.event_id, e.lead_id FROM {read('deal_events')} e WHERE e.lead_id IS NOT NULL AND e.lead_id NOT IN (SELECT lead_id FROM {read('leads')})"
+        "SELECT e.event_id, e.lead_id FROM deal_events e WHERE e.lead_id IS NOT NULL AND e.lead_id NOT IN (SELECT lead_id FROM leads)"
     ).fetchall()
     check(f"[{when}] every deal event's lead_id is a stored lead", not orphans, str(orphans))
-    with_lead = {r[0] for r in db.execute(f"SELECT DISTINCT deal_id FROM {read('deal_events')} WHERE lead_id IS NOT NULL").fetchall()}
+    with_lead = {r[0] for r in db.execute("SELECT DISTINCT deal_id FROM deal_events WHERE lead_id IS NOT NULL").fetchall()}
     expected_with_lead = {d for d, _ in day.deal_events if not d.startswith("bitrix24-")}
     check(f"[{when}] deals of vendors that name the lead carry a lead_id", expected_with_lead <= with_lead, f"without: {sorted(expected_with_lead - with_lead)}")
-    order_orphans = db.execute(f"SELECT order_id FROM {read('orders')} WHERE lead_id IS NOT NULL AND lead_id NOT IN (SELECT lead_id FROM {read('leads')})").fetchall()
+    order_orphans = db.execute("SELECT order_id FROM orders WHERE lead_id IS NOT NULL AND lead_id NOT IN (SELECT lead_id FROM leads)").fetchall()
     check(f"[{when}] every order's lead_id is a stored lead", not order_orphans, str(order_orphans))
     unreached = db.execute(
-        f"""SELECT l.lead_id FROM {read('leads')} l
+        """SELECT l.lead_id FROM leads l
             WHERE (l.visitor_id IS NOT NULL OR l.click_id IS NOT NULL)
-              AND NOT EXISTS (SELECT 1 FROM {read('touchpoints')} t WHERE t.visitor_id = l.visitor_id OR t.click_id = l.click_id)"""
+              AND NOT EXISTS (SELECT 1 FROM touchpoints t WHERE t.visitor_id = l.visitor_id OR t.click_id = l.click_id)"""
     ).fetchall()
     check(f"[{when}] every lead's visitor_id / click_id reaches a touchpoint", not unreached, str(unreached))
     # Leads whose visitor browsed the site: reached by the site's own beacons, not only the CRM's touch.
     site = db.execute(
-        f"""SELECT l.lead_id FROM {read('leads')} l
-            WHERE EXISTS (SELECT 1 FROM {read('touchpoints')} t WHERE t.visitor_id = l.visitor_id AND (t.event_id LIKE 'evt-e2e-%' OR t.event_id LIKE 'px-e2e-%'))"""
+        """SELECT l.lead_id FROM leads l
+            WHERE EXISTS (SELECT 1 FROM touchpoints t WHERE t.visitor_id = l.visitor_id AND (t.event_id LIKE 'evt-e2e-%' OR t.event_id LIKE 'px-e2e-%'))"""
     ).fetchall()
     site = {r[0] for r in site}
     expected_site = {"form-e2e-1", "form-e2e-2", "form-e2e-3", "form-e2e-4", "form-e2e-5", "pipedrive-person-5821", "pipedrive-person-5822",
                      "keycrm-lead-3310", "kommo-lead-4400001", "shopify-customer-7210394999001", "gen-e2e-1", "gen-e2e-2"}
     check(f"[{when}] CRM leads carrying a site visitor id join that visitor's beacons", expected_site <= site, f"not joined: {sorted(expected_site - site)}")
-    gclid_leads = db.execute(f"SELECT lead_id, click_id FROM {read('leads')} WHERE lead_id IN ('pipedrive-person-5821', 'kommo-lead-4400001', 'gen-e2e-1')").fetchall()
+    gclid_leads = db.execute("SELECT lead_id, click_id FROM leads WHERE lead_id IN ('pipedrive-person-5821', 'kommo-lead-4400001', 'gen-e2e-1')").fetchall()
     expected_clicks = {("pipedrive-person-5821", day.gclids[1]), ("kommo-lead-4400001", day.gclids[2]), ("gen-e2e-1", day.gclids[4])}
     check(f"[{when}] CRM custom fields carry the gclid onto the lead", set(gclid_leads) == expected_clicks, str(gclid_leads))
 
@@ -853,20 +855,20 @@ def check_tables(lake, day, when):
     leaks = []
     needles = [p for p in day.phones] + day.phone_digits + [d[3:] for d in day.phone_digits]
     for table in ["touchpoints", "leads", "deal_events", "orders"]:
-        columns = db.execute(f"DESCRIBE SELECT * FROM {read(table)}").fetchall()
+        columns = db.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         for name, kind, *_ in columns:
             if "VARCHAR" not in kind:
                 continue
-            values = [r[0] for r in db.execute(f'SELECT DISTINCT "{name}" FROM {read(table)} WHERE "{name}" IS NOT NULL').fetchall()]
+            values = [r[0] for r in db.execute(f'SELECT DISTINCT "{name}" FROM {table} WHERE "{name}" IS NOT NULL').fetchall()]
             for v in values:
                 if "@" in v or any(n in v for n in needles):
                     leaks.append((table, name, v))
     check(f"[{when}] no raw e-mail or phone in any column of tables/", not leaks, str(leaks[:5]))
-    hashes = {r[0] for r in db.execute(f"SELECT email_sha256 FROM {read('leads')} WHERE email_sha256 IS NOT NULL").fetchall()}
+    hashes = {r[0] for r in db.execute("SELECT email_sha256 FROM leads WHERE email_sha256 IS NOT NULL").fetchall()}
     expected = {sha256(e.strip().lower()) for e in day.emails if "mallory" not in e and "eve." not in e}
     check(f"[{when}] e-mails are stored as SHA-256 of the normalised address", expected <= hashes, f"missing {len(expected - hashes)}")
-    phones = {r[0] for r in db.execute(f"SELECT phone_sha256 FROM {read('leads')} WHERE phone_sha256 IS NOT NULL").fetchall()}
-    phones |= {r[0] for r in db.execute(f"SELECT phone_sha256 FROM {read('orders')} WHERE phone_sha256 IS NOT NULL").fetchall()}
+    phones = {r[0] for r in db.execute("SELECT phone_sha256 FROM leads WHERE phone_sha256 IS NOT NULL").fetchall()}
+    phones |= {r[0] for r in db.execute("SELECT phone_sha256 FROM orders WHERE phone_sha256 IS NOT NULL").fetchall()}
     want = {sha256(d) for d in day.phone_digits}
     check(f"[{when}] phones (national ones with country 380) are SHA-256 of E.164 digits", want <= phones, f"missing {len(want - phones)} of {len(want)}")
 

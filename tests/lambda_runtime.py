@@ -29,6 +29,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ads_pull  # noqa: E402  (the fake ad platforms)
+from lake_tables import read_table  # noqa: E402  (the tables through their Delta logs)
 from lambda_api import LAMBDA_ENV, SCHEDULED_EVENT, http_event  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,10 +181,13 @@ class DatedPlatforms(ads_pull.Handler):
 
 
 def pulled_costs(lake):
-    """The pulled ad_costs rows (pull-<platform>-<account>.parquet files), read back with DuckDB."""
+    """The pulled ad_costs rows (those of the config's accounts; not the inbox's import),
+    from the files the Delta log names (deltalake), read back with DuckDB."""
     con = duckdb.connect()
     try:
-        rel = con.execute(f"SELECT * FROM read_parquet('{lake}/tables/ad_costs/tenant=shop/*/pull-*.parquet', hive_partitioning=true, filename=true)")
+        con.register("ad_costs", read_table(lake, "ad_costs", tenant="shop"))
+        accounts = ", ".join(f"('{p}', '{a}')" for p, a, *_ in ACCOUNTS)
+        rel = con.execute(f"SELECT * FROM ad_costs WHERE (platform, account_id) IN ({accounts})")
         names = [d[0] for d in rel.description]
         return sorted((dict(zip(names, r)) for r in rel.fetchall()), key=lambda r: json.dumps(r, default=str, sort_keys=True))
     finally:
@@ -291,9 +295,12 @@ def run_functions(bins, env, port, tmp, ingest, read, platforms):
         check(f"ad-costs imports the fx_rates inbox ({len(RATES) * 2} rates)", tenant.get("fx_rates_import", {}).get("stored") == len(RATES) * 2, r)
 
         stored = pulled_costs(lake)
-        files = sorted(str(f.relative_to(lake)) for f in (lake / "tables" / "ad_costs").rglob("pull-*.parquet"))
-        want = sorted(f"tables/ad_costs/tenant=shop/date={d}/pull-{p}-{a}.parquet" for d in (D1, D2) for p, a, *_ in ACCOUNTS)
-        check("ad-costs stores one file per day and account (pull-<platform>-<account>.parquet)", files == want, files)
+        days = sorted({(str(row["date"]), row["platform"], row["account_id"]) for row in stored})
+        want = sorted((d, p, a) for d in (D1, D2) for p, a, *_ in ACCOUNTS)
+        check("ad-costs stores rows for each pulled day and account, and no other day", days == want, days)
+        keys = [tuple(str(row[c]) for c in ads_pull.COST_KEY) for row in stored]
+        check("ad-costs stores each pulled cost row once per day and account, not doubled", len(keys) == len(set(keys)),
+              sorted(k for k in keys if keys.count(k) > 1))
         sums = {}
         for row in stored:
             sums.setdefault(row["platform"], [0, Decimal(0)])

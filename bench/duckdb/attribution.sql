@@ -4,7 +4,8 @@
 -- zstd Parquet partitioned by conversion date like Throughline's `attribution` table.
 --
 -- Placeholders, filled by bench/attribution.py: ${touchpoints}, ${leads}, ${deal_events},
--- ${ad_costs} (Parquet globs of the tenant's partitions), ${lookback_days},
+-- ${ad_costs} (list literals of the tenant's Parquet files that each table's Delta log
+-- names: a glob would also read files a commit removed or never added), ${lookback_days},
 -- ${half_life_days}, ${out} (output directory). Requires bench/duckdb/channels.sql.
 --
 -- Written the way one would write it for DuckDB, not transliterated view by view:
@@ -23,13 +24,13 @@
 SET TimeZone = 'UTC';
 
 CREATE OR REPLACE TEMP VIEW touchpoints AS
-SELECT * FROM read_parquet('${touchpoints}', hive_partitioning = false);
+SELECT * FROM read_parquet(${touchpoints}, hive_partitioning = false);
 CREATE OR REPLACE TEMP VIEW leads AS
-SELECT * FROM read_parquet('${leads}', hive_partitioning = false);
+SELECT * FROM read_parquet(${leads}, hive_partitioning = false);
 CREATE OR REPLACE TEMP VIEW deal_events AS
-SELECT * FROM read_parquet('${deal_events}', hive_partitioning = false);
+SELECT * FROM read_parquet(${deal_events}, hive_partitioning = false);
 CREATE OR REPLACE TEMP VIEW ad_costs AS
-SELECT * EXCLUDE (tenant) FROM read_parquet('${ad_costs}', hive_partitioning = true, hive_types = {'date': DATE});
+SELECT * EXCLUDE (tenant) FROM read_parquet(${ad_costs}, hive_partitioning = true, hive_types = {'date': DATE});
 
 -- The sum of a list of doubles, strictly left to right from 0 (a running sum in position
 -- order, so the same double as any engine's sequential running sum).

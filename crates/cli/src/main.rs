@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use throughline_engine::{Engine, FunnelGroup, Grouping, JobSettings, KpiGroup, KpiQuery};
-use throughline_lake::Lake;
 use throughline_lake::state::{KeyScope, StateStore, add_tenant, issue_api_key};
+use throughline_lake::{AsOf, Lake, Migration};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::field::parse_date;
@@ -60,6 +60,24 @@ struct EngineArgs {
     tenant: TenantArg,
     #[command(flatten)]
     rules: RulesArg,
+}
+
+#[derive(clap::Args)]
+struct AsOfArg {
+    /// Read the lake as it was: a version of the attribution table (e.g. 12; the other
+    /// tables as they were when it was committed), a time (2026-11-30T18:00:00Z) or a
+    /// day (2026-11-30, its end in UTC). See docs/LAKE.md, "Versions".
+    #[arg(long)]
+    as_of: Option<String>,
+}
+
+impl AsOfArg {
+    fn parse(&self) -> Result<AsOf> {
+        Ok(match &self.as_of {
+            Some(text) => text.parse()?,
+            None => AsOf::Latest,
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -110,6 +128,8 @@ enum Command {
         #[command(flatten)]
         on: EngineArgs,
         #[command(flatten)]
+        as_of: AsOfArg,
+        #[command(flatten)]
         window: WindowArg,
         /// The attribution model (docs/MODELS.md): first_touch, last_touch, last_non_direct,
         /// linear, position_based or time_decay.
@@ -133,6 +153,8 @@ enum Command {
     Funnel {
         #[command(flatten)]
         on: EngineArgs,
+        #[command(flatten)]
+        as_of: AsOfArg,
         /// all, channel or manager.
         #[arg(long, default_value = "all", value_parser = FunnelGroup::parse)]
         group_by: FunnelGroup,
@@ -143,6 +165,8 @@ enum Command {
     Ltv {
         #[command(flatten)]
         on: EngineArgs,
+        #[command(flatten)]
+        as_of: AsOfArg,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -150,6 +174,8 @@ enum Command {
     Sql {
         #[command(flatten)]
         on: EngineArgs,
+        #[command(flatten)]
+        as_of: AsOfArg,
         query: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -209,6 +235,11 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// The lake's Delta tables: convert an older lake, compact, delete old files.
+    Lake {
+        #[command(subcommand)]
+        action: LakeAction,
+    },
     /// Import the demo business (samplesdata/) into a fresh lake, attribute, show ROI and funnel.
     Demo {
         /// Where the sample files are.
@@ -217,6 +248,29 @@ enum Command {
         /// Keep the demo lake in this directory instead of a temporary one.
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LakeAction {
+    /// Turn a lake written before Delta Lake (plain Parquet and manifests) into Delta
+    /// tables in place, without rewriting its files; tables that are Delta already are
+    /// left alone.
+    Migrate,
+    /// Merge small files (Delta OPTIMIZE) and drop rows a retried ingest stored twice,
+    /// for one tenant or every tenant in the state store.
+    Optimize {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Delete files that no version within the retention period needs (removed by a
+    /// commit, or left by a job that never committed).
+    Vacuum {
+        /// Keep files needed by versions of the last this many hours
+        /// [env THROUGHLINE_VACUUM_RETENTION_HOURS, default 168].
+        #[arg(long)]
+        retention_hours: Option<u64>,
     },
 }
 
@@ -339,7 +393,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             no_rollups,
         } => {
             let lake = open_lake(&settings)?;
-            let mut engine = open_engine(&settings, &lake, &on).await?;
+            let mut engine = open_engine(&settings, &lake, &on, AsOf::Latest).await?;
             let settings = JobSettings {
                 lookback_days,
                 half_life_days,
@@ -354,24 +408,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 report.rows,
                 report.partitions,
                 engine.tenant(),
-                report.manifest_version
+                report.version
             );
             if let Some(rollups) = &report.rollups {
                 println!(
-                    "kpi rollups written: {}; rollups version {}",
+                    "kpi rollups written: {}; rollup table versions {:?}",
                     rollups
                         .rows
                         .iter()
                         .map(|(name, rows)| format!("{name} {rows} rows"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    rollups.manifest_version
+                    rollups.versions
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Kpi {
             on,
+            as_of,
             window,
             model,
             group_by,
@@ -380,7 +435,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
         } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &on).await?;
+            let engine = open_engine(&settings, &lake, &on, as_of.parse()?).await?;
             let (from, to) = window_dates(&window)?.unwrap_or((None, None));
             let query = KpiQuery {
                 model,
@@ -395,25 +450,31 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Funnel {
             on,
+            as_of,
             group_by,
             format,
         } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &on).await?;
+            let engine = open_engine(&settings, &lake, &on, as_of.parse()?).await?;
             let report = engine.funnel(group_by).await?;
             output::print_titled("Funnel by stage", &report.stages, format)?;
             output::print_titled("Lost deals by reason", &report.loss_reasons, format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ltv { on, format } => {
+        Command::Ltv { on, as_of, format } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &on).await?;
+            let engine = open_engine(&settings, &lake, &on, as_of.parse()?).await?;
             output::print(&engine.ltv().await?, format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sql { on, query, format } => {
+        Command::Sql {
+            on,
+            as_of,
+            query,
+            format,
+        } => {
             let lake = open_lake(&settings)?;
-            let engine = open_engine(&settings, &lake, &on).await?;
+            let engine = open_engine(&settings, &lake, &on, as_of.parse()?).await?;
             output::print(&engine.sql(&query).await?, format)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -496,6 +557,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Lake { action } => {
+            let lake = open_lake(&settings)?;
+            lake_command(&settings, &lake, action).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Config { action } => match action {
             ConfigAction::Check { file } => {
@@ -585,13 +651,82 @@ async fn channel_rules(
     Ok(settings.channel_rules(lake).await?)
 }
 
-async fn open_engine(settings: &Settings, lake: &Lake, on: &EngineArgs) -> Result<Engine> {
+async fn lake_command(settings: &Settings, lake: &Lake, action: LakeAction) -> Result<()> {
+    match action {
+        LakeAction::Migrate => {
+            for (table, outcome) in lake.migrate().await? {
+                match outcome {
+                    Migration::Converted { files } => {
+                        println!(
+                            "{table}: converted to a Delta table ({files} existing files in its first commit)"
+                        )
+                    }
+                    Migration::AlreadyDelta => {
+                        println!("{table}: already a Delta table, left alone")
+                    }
+                    Migration::Skipped { reason } => println!("{table}: skipped ({reason})"),
+                }
+            }
+        }
+        LakeAction::Optimize { tenant } => {
+            let tenants = match tenant {
+                Some(id) => vec![TenantId::parse(&id)?],
+                None => {
+                    let state = state_store(settings, lake).await;
+                    let mut all = Vec::new();
+                    for tenant in state.tenants().await? {
+                        all.push(TenantId::parse(&tenant.id)?);
+                    }
+                    all
+                }
+            };
+            let progress = indicatif::ProgressBar::new((tenants.len() * Table::ALL.len()) as u64);
+            for tenant in &tenants {
+                for table in Table::ALL {
+                    progress.set_message(format!("{tenant} {}", table.name()));
+                    let report = lake.compact(table, tenant).await?;
+                    progress.inc(1);
+                    if report.files_before != report.files_after || report.duplicates_dropped > 0 {
+                        progress.println(format!(
+                            "{tenant} {}: {} files -> {}, {} duplicate rows dropped",
+                            table.name(),
+                            report.files_before,
+                            report.files_after,
+                            report.duplicates_dropped
+                        ));
+                    }
+                }
+            }
+            progress.finish_and_clear();
+            println!("optimized {} tenant(s)", tenants.len());
+        }
+        LakeAction::Vacuum { retention_hours } => {
+            let retention = match retention_hours {
+                Some(hours) => std::time::Duration::from_secs(hours * 3600),
+                None => settings.vacuum_retention(),
+            };
+            for table in lake.table_names().await? {
+                let report = lake.vacuum(&table, retention).await?;
+                println!("{table}: {} files deleted", report.files_deleted);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn open_engine(
+    settings: &Settings,
+    lake: &Lake,
+    on: &EngineArgs,
+    as_of: AsOf,
+) -> Result<Engine> {
     let rules = channel_rules(settings, lake, &on.rules).await?;
-    Ok(Engine::open(
+    Ok(Engine::open_as_of(
         lake,
         &tenant_id(&on.tenant, settings)?,
         rules,
         &settings.engine,
+        as_of,
     )
     .await?)
 }

@@ -573,26 +573,37 @@ fn kpi_reports_one_currency_and_flags_costs_without_a_rate() {
     assert_eq!(total["costs_without_rate"], 0);
 }
 
-/// The manifests of the tenant's KPI rollups: (version, number of files listed).
-fn rollup_versions(lake: &Path, tenant: &str) -> Vec<(u64, usize)> {
-    let dir = lake.join(format!("_manifests/kpi_rollups/tenant={tenant}"));
-    let mut versions: Vec<(u64, usize)> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .map(|e| {
-                    let manifest: serde_json::Value =
-                        serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
-                    let files = manifest["files"].as_object().unwrap();
-                    (
-                        manifest["version"].as_u64().unwrap(),
-                        files.values().map(|f| f.as_array().unwrap().len()).sum(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    versions.sort();
-    versions
+/// The names of the tenant's current KPI rollup files (`rollup-<inputs>-<uuid>.parquet`),
+/// one per rollup table, read through the tables' Delta logs.
+fn rollup_files(lake: &Path, tenant: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let lake = throughline_lake::Lake::open(lake.to_str().unwrap()).unwrap();
+        let tenant = throughline_model::TenantId::parse(tenant).unwrap();
+        let mut names = Vec::new();
+        for table in ["kpi_cost_days", "kpi_conversion_days", "kpi_fx_rates"] {
+            let files = lake
+                .table_files(table, &tenant, &throughline_lake::AsOf::Latest)
+                .await
+                .unwrap();
+            names.extend(
+                files
+                    .files
+                    .iter()
+                    .map(|f| f.key.filename().unwrap().to_owned()),
+            );
+        }
+        names
+    })
+}
+
+/// The inputs digest the rollup files name (`None` unless all three name the same).
+fn rollup_inputs(files: &[String]) -> Option<String> {
+    let digests: std::collections::BTreeSet<&str> = files
+        .iter()
+        .filter_map(|f| f.strip_prefix("rollup-")?.split('-').next())
+        .collect();
+    (files.len() == 3 && digests.len() == 1).then(|| digests.into_iter().next().unwrap().to_owned())
 }
 
 fn kpi_csv(lake: &Path, args: &[&str]) -> String {
@@ -607,12 +618,13 @@ fn kpis_read_the_jobs_rollups_which_a_cost_import_drops_until_the_next_job() {
     let lake = dir.path();
     import_samples(lake, "acme");
     assert!(
-        rollup_versions(lake, "acme").is_empty(),
+        rollup_files(lake, "acme").is_empty(),
         "no job yet, so no rollups (imports do not create them)"
     );
     let out = ok(throughline(lake, &["attribute", "--tenant", "acme"]));
     assert!(out.contains("kpi rollups written"), "{out}");
-    assert_eq!(rollup_versions(lake, "acme"), vec![(1, 3)]);
+    let first =
+        rollup_inputs(&rollup_files(lake, "acme")).expect("three rollups of one set of inputs");
 
     // From the rollups and from the tables: the same report, for every model and grouping.
     let groupings = [
@@ -654,9 +666,9 @@ fn kpis_read_the_jobs_rollups_which_a_cost_import_drops_until_the_next_job() {
         ],
     ));
     assert_eq!(
-        rollup_versions(lake, "acme"),
-        vec![(1, 3), (2, 0)],
-        "the import committed an empty rollups version"
+        rollup_inputs(&rollup_files(lake, "acme")).as_deref(),
+        Some(first.as_str()),
+        "the import leaves the rollups; they no longer match the tenant's costs"
     );
     let after = kpi_csv(lake, &["--group-by", "platform"]);
     assert_ne!(before, after);
@@ -675,14 +687,19 @@ fn kpis_read_the_jobs_rollups_which_a_cost_import_drops_until_the_next_job() {
 
     // The next job writes them again, with the new cost; `--no-rollups` writes none.
     ok(throughline(lake, &["attribute", "--tenant", "acme"]));
-    assert_eq!(rollup_versions(lake, "acme").last(), Some(&(3, 3)));
+    let second = rollup_inputs(&rollup_files(lake, "acme")).expect("rewritten");
+    assert_ne!(second, first, "computed from the new costs");
     assert_eq!(kpi_csv(lake, &["--group-by", "platform"]), after);
     let out = ok(throughline(
         lake,
         &["attribute", "--tenant", "acme", "--no-rollups"],
     ));
     assert!(!out.contains("kpi rollups"), "{out}");
-    assert_eq!(rollup_versions(lake, "acme").len(), 3);
+    assert_eq!(
+        rollup_inputs(&rollup_files(lake, "acme")),
+        Some(second),
+        "--no-rollups writes none"
+    );
     assert_eq!(
         kpi_csv(lake, &["--group-by", "platform"]),
         after,

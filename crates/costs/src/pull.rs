@@ -170,7 +170,8 @@ impl Puller {
             auth,
             max_pages: ads.max_pages,
         };
-        let owner = format!("{platform}-{account_id}");
+        // The rows this pull owns in a day: its platform's and account's.
+        let owner = [("platform", platform), ("account_id", account_id.as_str())];
         let raw_source = format!("ads-{platform}");
         let mut stored_to = cursor;
         for piece in range.chunks(account.max_days_per_report()) {
@@ -189,7 +190,7 @@ impl Puller {
                 let day = days_since_epoch(day);
                 let rows = by_day.get(&day).map_or(&[][..], Vec::as_slice);
                 self.lake
-                    .replace_pulled_day(Table::AdCosts, tenant, day, &owner, rows)
+                    .replace_rows(Table::AdCosts, tenant, day, &owner, rows)
                     .await
                     .map_err(storage)?;
                 report.days_stored += 1;
@@ -222,7 +223,7 @@ impl Puller {
         settings: &google_ads::Settings,
         piece: DateRange,
         today: NaiveDate,
-        owner: &str,
+        owner: &[(&str, &str)],
     ) -> Result<usize, PullError> {
         let account_id = fetcher.account.account_id();
         let mut stored = 0;
@@ -259,7 +260,7 @@ impl Puller {
                 }
             }
             self.lake
-                .replace_pulled_day(Table::AdClicks, tenant, days_since_epoch(day), owner, &rows)
+                .replace_rows(Table::AdClicks, tenant, days_since_epoch(day), owner, &rows)
                 .await
                 .map_err(|source| PullError::Storage {
                     platform: Platform::GoogleAds.name(),

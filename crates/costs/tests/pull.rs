@@ -317,10 +317,12 @@ impl Setup {
         let mut rows = Vec::new();
         for file in self
             .lake
-            .list_files(&throughline_lake::table_prefix("ad_costs", &self.tenant))
+            .table_files("ad_costs", &self.tenant, &throughline_lake::AsOf::Latest)
             .await
             .unwrap()
+            .files
         {
+            let file = file.key;
             let date = file
                 .as_ref()
                 .split("date=")

@@ -14,14 +14,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, Date32Array, Float64Array, Int64Array, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
-use throughline_lake::Lake;
+use throughline_lake::{ATTRIBUTION_TABLE, DataFile, Lake};
 use throughline_model::TenantId;
 use throughline_model::field::{date_string, utc_date_of};
 
-use crate::session::ATTRIBUTION_TABLE;
 use crate::sql_files::{SqlFile, install_materializing, install_sql};
 use crate::{Engine, Error, Result};
 
@@ -98,7 +97,8 @@ pub struct AttributionReport {
     pub rows: usize,
     pub conversions: usize,
     pub partitions: usize,
-    pub manifest_version: u64,
+    /// The version of the `attribution` table the run committed.
+    pub version: u64,
     /// The KPI rollups written after the commit; `None` when not asked for or when an
     /// import of costs or rates committed first (KPIs are then computed from the tables).
     pub rollups: Option<crate::RollupReport>,
@@ -108,10 +108,12 @@ impl Engine {
     /// Computes attribution for every model and replaces the window's partitions of the
     /// `attribution` table atomically.
     pub async fn run_attribution(&mut self, settings: &JobSettings) -> Result<AttributionReport> {
-        // Ingest writes a file per request: merge them (dropping retried duplicates) first.
+        // Ingest writes a file per request: merge them (dropping retried duplicates) first,
+        // then read the tables as compacted.
         for table in throughline_model::table::Table::ALL {
             self.lake.compact(table, &self.tenant).await?;
         }
+        self.register_inputs().await?;
         crate::reports::set_params(&self.ctx, settings.params_batch()?)?;
         // Writes the result's files; the stream has ended (or failed) when it returns.
         let outcome = self.attribute().await;
@@ -126,16 +128,17 @@ impl Engine {
         let (written, conversions) = outcome?;
         let rows = written.rows;
         let partitions = written.files.len();
-        let manifest = self
+        let version = self
             .lake
             .commit_files(
                 ATTRIBUTION_TABLE,
                 &self.tenant,
+                &written.schema,
                 settings.window,
-                written.files,
+                &written.files,
             )
             .await?;
-        tracing::info!(tenant = %self.tenant, rows, conversions, partitions, version = manifest.version, "attribution committed");
+        tracing::info!(tenant = %self.tenant, rows, conversions, partitions, version, "attribution committed");
         self.register_attribution().await?;
         let rollups = match settings.rollups {
             true => self.write_kpi_rollups().await?,
@@ -145,7 +148,7 @@ impl Engine {
             rows,
             conversions,
             partitions,
-            manifest_version: manifest.version,
+            version,
             rollups,
         })
     }
@@ -200,8 +203,10 @@ impl Engine {
 
 /// The part files a job run wrote, not yet committed.
 struct WrittenParts {
-    /// Partition date (`YYYY-MM-DD`) -> object keys, as in a manifest.
-    files: BTreeMap<String, Vec<String>>,
+    /// One per conversion date, in date order.
+    files: Vec<DataFile>,
+    /// The result's columns (the table's schema at its first commit).
+    schema: SchemaRef,
     /// All result rows, with any whose conversion time is null (these are not written).
     rows: usize,
 }
@@ -217,7 +222,7 @@ struct PartWriter<'a> {
     /// The date being read and its rows so far (slices of the result's batches).
     current: Option<(i32, Vec<RecordBatch>)>,
     /// Dates being written, each to the key of its file.
-    in_flight: tokio::task::JoinSet<Result<(i32, object_store::path::Path)>>,
+    in_flight: tokio::task::JoinSet<Result<DataFile>>,
     max_in_flight: usize,
     written: WrittenParts,
 }
@@ -235,7 +240,8 @@ impl<'a> PartWriter<'a> {
             in_flight: tokio::task::JoinSet::new(),
             max_in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()),
             written: WrittenParts {
-                files: BTreeMap::new(),
+                files: Vec::new(),
+                schema: Arc::new(schema.clone()),
                 rows: 0,
             },
         })
@@ -284,10 +290,9 @@ impl<'a> PartWriter<'a> {
             }
             let (lake, tenant) = (self.lake.clone(), self.tenant.clone());
             self.in_flight.spawn(async move {
-                let path = lake
-                    .write_part(ATTRIBUTION_TABLE, &tenant, date, &batches)
-                    .await?;
-                Ok((date, path))
+                Ok(lake
+                    .write_data_file(ATTRIBUTION_TABLE, &tenant, Some(date), &batches)
+                    .await?)
             });
         }
         Ok(())
@@ -297,13 +302,9 @@ impl<'a> PartWriter<'a> {
     /// written are never committed, and dropping the set stops the others).
     async fn collect_one(&mut self) -> Result<()> {
         if let Some(joined) = self.in_flight.join_next().await {
-            let (date, path) = joined.map_err(|e| Error::PartWrite(e.to_string()))??;
+            let file = joined.map_err(|e| Error::PartWrite(e.to_string()))??;
             // Sorted input gives one file per date; out of order, a date would get more.
-            self.written
-                .files
-                .entry(date_string(date))
-                .or_default()
-                .push(path.to_string());
+            self.written.files.push(file);
         }
         Ok(())
     }
@@ -314,6 +315,7 @@ impl<'a> PartWriter<'a> {
         while !self.in_flight.is_empty() {
             self.collect_one().await?;
         }
+        self.written.files.sort_by_key(|f| f.date);
         Ok(self.written)
     }
 }
@@ -383,7 +385,7 @@ pub async fn attribute_tenant(
             run.status = "succeeded".into();
             run.detail = format!(
                 "{} conversions, {} rows, version {}",
-                report.conversions, report.rows, report.manifest_version
+                report.conversions, report.rows, report.version
             );
         }
         Err(e) => {
@@ -425,8 +427,8 @@ mod tests {
         .unwrap()
     }
 
-    async fn ids_in(lake: &Lake, file: &str) -> Vec<String> {
-        let body = lake.get(&file.into()).await.unwrap();
+    async fn ids_in(lake: &Lake, file: &DataFile) -> Vec<String> {
+        let body = lake.get(&file.key()).await.unwrap();
         throughline_lake::read_parquet(body, Some(&["conversion_id"]))
             .unwrap()
             .iter()
@@ -468,18 +470,18 @@ mod tests {
         let written = writer.finish().await.unwrap();
 
         assert_eq!(written.rows, 7);
-        let dates: Vec<&str> = written.files.keys().map(String::as_str).collect();
-        assert_eq!(dates, ["1970-01-02", "1970-01-03", "1970-01-05"]);
+        let dates: Vec<Option<i32>> = written.files.iter().map(|f| f.date).collect();
+        assert_eq!(dates, [Some(1), Some(2), Some(4)], "one file per date");
         let mut ids = Vec::new();
-        for files in written.files.values() {
-            assert_eq!(files.len(), 1, "one file per date");
-            ids.push(ids_in(&lake, &files[0]).await);
+        for file in &written.files {
+            ids.push(ids_in(&lake, file).await);
         }
         assert_eq!(ids, [vec!["a", "b", "c"], vec!["d"], vec!["e", "f"]]);
         assert_eq!(
-            lake.current_manifest(ATTRIBUTION_TABLE, &tenant)
+            lake.table_files(ATTRIBUTION_TABLE, &tenant, &throughline_lake::AsOf::Latest)
                 .await
-                .unwrap(),
+                .unwrap()
+                .version,
             None,
             "written, not committed"
         );

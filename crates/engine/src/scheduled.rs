@@ -32,13 +32,17 @@ pub struct ScheduledAttribution {
     pub limits: EngineSettings,
     /// Days the scheduled run recomputes, up to today.
     pub recompute_days: i32,
+    /// How long the scheduled run's VACUUM keeps files of older versions.
+    pub vacuum_retention: std::time::Duration,
 }
 
 impl ScheduledAttribution {
     /// Runs the job an event asks for (see the module's doc) and answers what each tenant's
     /// run did. `today` is days since the epoch (UTC).
     pub async fn handle(&self, event: Value, today: i32) -> Result<Value> {
-        let windows = match serde_json::from_value::<WindowEvent>(event) {
+        let asked = serde_json::from_value::<WindowEvent>(event);
+        let scheduled = asked.is_err();
+        let windows = match asked {
             Ok(asked) => {
                 let date = |name: &str, d: &Option<String>| {
                     d.as_deref()
@@ -78,10 +82,20 @@ impl ScheduledAttribution {
                 "tenant": tenant.as_str(),
                 "conversions": report.conversions,
                 "rows": report.rows,
-                "version": report.manifest_version,
+                "version": report.version,
             }));
         }
-        Ok(json!({ "attributed": results }))
+        // The scheduled run also deletes what no version within the retention needs (the
+        // job compacted each tenant's tables before attributing it).
+        let mut vacuumed = Vec::new();
+        if scheduled {
+            for table in self.lake.table_names().await? {
+                let report = self.lake.vacuum(&table, self.vacuum_retention).await?;
+                vacuumed
+                    .push(json!({ "table": report.table, "files_deleted": report.files_deleted }));
+            }
+        }
+        Ok(json!({ "attributed": results, "vacuumed": vacuumed }))
     }
 }
 

@@ -1,6 +1,8 @@
-//! One tenant's view of the lake as a DataFusion session: the input tables (Hive
-//! partitioned by date), the committed attribution output, the channel functions and the
-//! SQL views. Only this tenant's prefix is registered, so no query can read another's.
+//! One tenant's view of the lake as a DataFusion session: the input tables (partitioned
+//! by date), the committed attribution output, the channel functions and the SQL views.
+//! Each table is registered over one Delta snapshot of the tenant's files (a
+//! [`SnapshotStore`]): no query can read another tenant's files, files a commit has not
+//! named, or files of a version other than the one the session was opened at.
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use datafusion::datasource::listing::{
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use throughline_lake::{Lake, table_prefix};
+use throughline_lake::{ATTRIBUTION_TABLE, AsOf, Lake, SnapshotStore, TableFiles, table_prefix};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::table::Table;
@@ -25,19 +27,20 @@ use crate::reports::set_params;
 use crate::sql_files::{SqlFile, install_sql};
 use crate::{Error, JobSettings, Result, register_channel_functions, register_models};
 
-/// The lake's object store is registered under this URL, whatever its backend, so table
-/// paths look the same on a local disk and on S3.
-const LAKE_URL: &str = "throughline://lake/";
-
-pub const ATTRIBUTION_TABLE: &str = "attribution";
+/// Each table's snapshot store is registered under `throughline://<table>-v<version>/`,
+/// whatever the lake's backend: a new version is a new URL, so no listing cached for an
+/// older one is reused.
+const SNAPSHOT_SCHEME: &str = "throughline";
 
 pub struct Engine {
     pub(crate) ctx: SessionContext,
     pub(crate) lake: Lake,
     pub(crate) tenant: TenantId,
-    /// When the registered attribution was committed (`None`: no job yet). KPI rollups
-    /// older than this are not used.
-    pub(crate) attribution_committed_at: Option<String>,
+    /// The version of the lake this session reads.
+    pub(crate) as_of: AsOf,
+    /// The tenant's files of each registered table (inputs and `attribution`), as the
+    /// session reads them: what the KPI rollups are checked against.
+    pub(crate) files: std::collections::HashMap<String, TableFiles>,
     /// The views of journeys.sql, attribution.sql and customers.sql, installed at their
     /// first use ([`Engine::views`]): planning them is most of opening an engine, and a
     /// KPI answer from the rollups needs none of them.
@@ -59,29 +62,76 @@ impl Engine {
         rules: Arc<ChannelRules>,
         limits: &EngineSettings,
     ) -> Result<Self> {
+        Self::open_as_of(lake, tenant, rules, limits, AsOf::Latest).await
+    }
+
+    /// Opens a tenant's tables as they were at a version of `attribution` or a time
+    /// (Delta time travel): a client report that stays put when costs are restated.
+    pub async fn open_as_of(
+        lake: &Lake,
+        tenant: &TenantId,
+        rules: Arc<ChannelRules>,
+        limits: &EngineSettings,
+        as_of: AsOf,
+    ) -> Result<Self> {
         let mut config = session_config();
         if let Some(pool_bytes) = limits.memory_limit {
             tune_for_memory_limit(&mut config, pool_bytes);
         }
         let ctx = SessionContext::new_with_config_rt(config, runtime(limits)?);
-        let (root, prefix) = lake.root_store();
-        ctx.register_object_store(&Url::parse(LAKE_URL).expect("valid constant URL"), root);
-        let lake_url = format!("{LAKE_URL}{prefix}");
         register_channel_functions(&ctx, rules);
-        for table in Table::ALL {
-            ctx.register_table(table.name(), input_table(&lake_url, table, tenant)?)?;
-        }
         let mut engine = Self {
             ctx,
             lake: lake.clone(),
             tenant: tenant.clone(),
-            attribution_committed_at: None,
+            as_of,
+            files: std::collections::HashMap::new(),
             views: tokio::sync::OnceCell::new(),
         };
+        engine.register_inputs().await?;
         set_params(&engine.ctx, JobSettings::default().params_batch()?)?;
         register_models(&engine.ctx)?;
         engine.register_attribution().await?;
         Ok(engine)
+    }
+
+    /// Registers the input tables at the session's version (again after a compaction).
+    pub(crate) async fn register_inputs(&mut self) -> Result<()> {
+        // The tables' logs are read concurrently: each is a round trip or more on S3.
+        let snapshots = futures::future::try_join_all(Table::ALL.iter().map(|table| {
+            self.lake
+                .table_files(table.name(), &self.tenant, &self.as_of)
+        }))
+        .await?;
+        for (table, files) in Table::ALL.into_iter().zip(snapshots) {
+            let url = self.register_snapshot(table.name(), &files)?;
+            let provider = input_table(&url, table)?;
+            self.ctx.deregister_table(table.name())?;
+            self.ctx.register_table(table.name(), provider)?;
+            self.files.insert(table.name().to_owned(), files);
+        }
+        Ok(())
+    }
+
+    /// Registers a snapshot store over the tenant's `files` of `table` and returns the
+    /// URL of the tenant's directory in it.
+    fn register_snapshot(&self, table: &str, files: &TableFiles) -> Result<ListingTableUrl> {
+        let (root, prefix) = self.lake.root_store();
+        let host = format!(
+            "{}-v{}",
+            table.replace('_', "-"),
+            files
+                .version
+                .map_or_else(|| "none".to_owned(), |v| v.to_string())
+        );
+        let label = format!("{table}@{}", host.rsplit_once("-v").map_or("", |(_, v)| v));
+        let store = SnapshotStore::new(root, files.object_metas(prefix), label);
+        let base = Url::parse(&format!("{SNAPSHOT_SCHEME}://{host}/")).expect("valid URL");
+        self.ctx.register_object_store(&base, Arc::new(store));
+        Ok(ListingTableUrl::parse(format!(
+            "{base}{prefix}{}/",
+            table_prefix(table, &self.tenant)
+        ))?)
     }
 
     /// Installs the views every answer shares ([`crate::views::SHARED`]: journeys.sql,
@@ -122,7 +172,7 @@ impl Engine {
     }
 
     /// The schema of a Parquet file as the lake's tables read it (only its footer is read).
-    async fn file_schema(&self, key: &str) -> Result<SchemaRef> {
+    async fn file_schema(&self, key: &object_store::path::Path) -> Result<SchemaRef> {
         use datafusion::datasource::file_format::FileFormat;
         use object_store::ObjectStoreExt;
         // By full key on the root store, as the listing tables read (a prefixed store's
@@ -151,39 +201,28 @@ impl Engine {
     /// Registers the committed attribution output, or an empty table of the same shape
     /// before the first job.
     pub(crate) async fn register_attribution(&mut self) -> Result<()> {
-        let manifest = self
+        let files = self
             .lake
-            .current_manifest(ATTRIBUTION_TABLE, &self.tenant)
+            .table_files(ATTRIBUTION_TABLE, &self.tenant, &self.as_of)
             .await?;
-        let committed_at = manifest.as_ref().map(|m| m.committed_at.clone());
-        let files: Vec<String> = manifest
-            .iter()
-            .flat_map(|m| m.all_files())
-            .map(str::to_owned)
-            .collect();
         // The files were written from `attribution_result`'s plan: the first one's footer
         // has its schema (one small read, where planning the views takes a while).
-        let schema = match files.first() {
-            Some(first) => self.file_schema(first).await?,
+        let schema = match files.files.first() {
+            Some(first) => self.file_schema(&first.key).await?,
             None => self.attribution_schema().await?,
         };
-        let provider: Arc<dyn TableProvider> = if files.is_empty() {
+        let provider: Arc<dyn TableProvider> = if files.files.is_empty() {
             Arc::new(MemTable::try_new(schema, vec![vec![]])?)
         } else {
-            let urls = files
-                .iter()
-                .map(|f| {
-                    ListingTableUrl::parse(format!("{LAKE_URL}{}{f}", self.lake.root_store().1))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let url = self.register_snapshot(ATTRIBUTION_TABLE, &files)?;
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(".parquet");
-            let config = ListingTableConfig::new_with_multi_paths(urls)
+            let config = ListingTableConfig::new(url)
                 .with_listing_options(options)
                 .with_schema(schema);
             Arc::new(ListingTable::try_new(config)?)
         };
-        self.attribution_committed_at = committed_at;
+        self.files.insert(ATTRIBUTION_TABLE.to_owned(), files);
         self.ctx.deregister_table(ATTRIBUTION_TABLE)?;
         self.ctx.register_table(ATTRIBUTION_TABLE, provider)?;
         // Views over the attribution table bind it when created: (re)create them now.
@@ -193,8 +232,23 @@ impl Engine {
         Ok(())
     }
 
+    /// The version of `attribution` the session reads (`None`: no job has committed).
+    pub fn attribution_version(&self) -> Option<u64> {
+        self.files
+            .get(ATTRIBUTION_TABLE)
+            .and_then(|f| f.version)
+            .filter(|_| self.has_attribution())
+    }
+
+    /// Whether a job has committed attribution rows for the tenant.
+    fn has_attribution(&self) -> bool {
+        self.files
+            .get(ATTRIBUTION_TABLE)
+            .is_some_and(|f| !f.files.is_empty())
+    }
+
     pub(crate) fn require_attribution(&self) -> Result<()> {
-        if self.attribution_committed_at.is_some() {
+        if self.has_attribution() {
             Ok(())
         } else {
             Err(Error::NoAttribution(self.tenant.to_string()))
@@ -253,9 +307,9 @@ fn runtime(limits: &EngineSettings) -> Result<Arc<RuntimeEnv>> {
     Ok(builder.build_arc()?)
 }
 
-/// An input table over `tables/<table>/tenant=<id>/`, partitioned by `date`.
-fn input_table(lake_url: &str, table: Table, tenant: &TenantId) -> Result<Arc<dyn TableProvider>> {
-    let url = ListingTableUrl::parse(format!("{lake_url}{}/", table_prefix(table.name(), tenant)))?;
+/// An input table over the tenant's directory of a snapshot store, partitioned by `date`.
+fn input_table(url: &ListingTableUrl, table: Table) -> Result<Arc<dyn TableProvider>> {
+    let url = url.clone();
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("date".to_owned(), DataType::Date32)]);

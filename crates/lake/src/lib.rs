@@ -1,30 +1,34 @@
-//! Throughline's lake: Hive-partitioned Parquet tables in an object store (a local
-//! directory or S3), appended idempotently by ingest and replaced atomically by jobs.
+//! Throughline's lake: Delta Lake tables in an object store (a local directory or S3),
+//! appended by ingest and replaced atomically by jobs, plus the payloads kept verbatim.
 //!
 //! Layout (a public interface, see docs/LAKE.md):
-//! - `tables/<table>/tenant=<id>/date=<YYYY-MM-DD>/part-<uuid>.parquet`, and
-//!   `pull-<platform>-<account>.parquet` for the rows a connector pulled (replaced whole)
+//! - `tables/<table>/` — a Delta table: `_delta_log/` and data files under
+//!   `tenant=<id>/date=<YYYY-MM-DD>/` (the KPI rollups: `tenant=<id>/` only)
 //! - `raw/<source>/tenant=<id>/date=<YYYY-MM-DD>/<uuid>.<ext>` — payloads kept verbatim
 //! - `quarantine/<source>/tenant=<id>/<time>-<uuid>.ndjson` — rejected records, with reasons
-//! - `_manifests/<table>/tenant=<id>/<version>.json` — the committed file set of job outputs
+//! - `_state/`, `_config/` — the embedded state store and deployed settings
 
 mod batch;
-mod compact;
+mod delta;
 mod error;
+mod jobs;
 mod layout;
-mod manifest;
+mod maintenance;
+mod migrate;
 mod parquet_io;
-mod rollups;
+mod snapshot_store;
 pub mod state;
 mod store;
 
 pub use batch::rows_to_batch;
-pub use compact::CompactionReport;
+pub use delta::{AsOf, DATE_COLUMN, DataFile, TENANT_COLUMN, TableFile, TableFiles};
 pub use error::{Error, Result};
-pub use layout::{partition_prefix, raw_file, table_prefix};
-pub use manifest::Manifest;
+pub use jobs::{ATTRIBUTION_TABLE, ROLLED_UP_TABLES, rollup_inputs};
+pub use layout::{raw_file, table_prefix};
+pub use maintenance::{CompactionReport, VacuumReport};
+pub use migrate::Migration;
 pub use parquet_io::{read_parquet, read_parquet_file, write_parquet};
-pub use rollups::{ROLLED_UP_TABLES, ROLLUPS_TABLE};
+pub use snapshot_store::SnapshotStore;
 pub use store::{AppendReport, Lake};
 
 /// The state store for this deployment: DynamoDB when `dynamodb_table` names a table

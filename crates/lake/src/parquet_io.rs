@@ -16,10 +16,7 @@ pub fn write_parquet(batches: &[RecordBatch]) -> Result<Bytes> {
         .first()
         .map(|b| b.schema())
         .ok_or_else(|| parquet::errors::ParquetError::General("no batches to write".into()))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_max_row_group_row_count(Some(1024 * 1024))
-        .build();
+    let props = writer_properties()?;
     let mut buffer = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buffer, schema, Some(props))?;
     for batch in batches {
@@ -27,6 +24,14 @@ pub fn write_parquet(batches: &[RecordBatch]) -> Result<Bytes> {
     }
     writer.close()?;
     Ok(Bytes::from(buffer))
+}
+
+/// How the lake's Parquet files are written (compaction writes with the same).
+pub(crate) fn writer_properties() -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_max_row_group_row_count(Some(1024 * 1024))
+        .build())
 }
 
 /// Reads a whole Parquet file with its schema (known even when it holds no rows).

@@ -1,7 +1,10 @@
-//! The Glue tables in `infra/template.yaml` must describe the Parquet files the lake writes:
-//! same columns, same order, same types as the stored schemas in `crates/model/src/table.rs`,
-//! with `tenant` and `date` only as partition keys. Athena reads Parquet columns by name, so
-//! a drifted catalog shows up as NULLs or a type error in production, never in a local run.
+//! The Glue tables in `infra/template.yaml` must describe the Delta tables the lake writes:
+//! same columns, same order, same types as the stored schemas in `crates/model/src/table.rs`
+//! (the data files' columns), with the Delta partition columns `tenant` (string) and `date`
+//! (date) only as partition keys. Athena reads a Delta table's schema from its log, but Lake
+//! Formation, views and row/column filters need the Glue schema to match the log's, and tools
+//! that list columns from the catalog show the Glue schema. A drifted catalog shows up in
+//! production, never in a local run.
 //!
 //! The template uses CloudFormation tags (`!Ref`, `!Sub`), which a plain YAML parser rejects,
 //! so the Glue tables are read line by line; columns are written as `- {Name: x, Type: y}`.
@@ -20,7 +23,8 @@ const OWNED_ELSEWHERE: &[(&str, &str)] = &[(
     "written by the engine from sql/attribution.sql; not checked here",
 )];
 
-const PARTITION_KEYS: [(&str, &str); 2] = [("tenant", "string"), ("date", "string")];
+/// The Delta partition columns of every table in the catalog, in the log's order.
+const PARTITION_KEYS: [(&str, &str); 2] = [("tenant", "string"), ("date", "date")];
 
 #[derive(Debug, Default)]
 struct GlueTable {
@@ -179,7 +183,7 @@ fn disagreements(template: &str) -> Vec<String> {
             .collect();
         if glue.partition_keys != expected_keys {
             problems.push(format!(
-                "infra/template.yaml: Glue table `{name}` has partition keys {:?}, expected {expected_keys:?} (tenant, date: the Hive partitions of every lake table)",
+                "infra/template.yaml: Glue table `{name}` has partition keys {:?}, expected {expected_keys:?} (tenant, date: the Delta partition columns of every lake table)",
                 glue.partition_keys
             ));
         }

@@ -1,6 +1,7 @@
 //! The query API: what `throughline kpi | funnel | ltv` print, over HTTP for BI tools and
 //! shared client reports. `GET /v1/kpi`, `/v1/funnel`, `/v1/ltv` with a tenant's read key;
-//! `format=json` (default, an array of row objects) or `format=csv`.
+//! `format=json` (default, an array of row objects) or `format=csv`; `as_of=` (a version of
+//! the attribution table, a time or a day) answers from the lake as it was then.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use axum::routing::get;
 use throughline_engine::{DEFAULT_MODEL, Engine, FunnelGroup, Grouping, KpiGroup, KpiQuery};
 use throughline_http::ApiError;
 use throughline_http::auth::{key_from, tenant_for};
-use throughline_lake::Lake;
 use throughline_lake::state::{KeyScope, StateStore};
+use throughline_lake::{AsOf, Lake};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::field::parse_date;
@@ -52,8 +53,14 @@ impl QueryService {
             KeyScope::Read,
         )
         .await?;
-        tracing::info!(%tenant, "answering");
-        Engine::open(&self.lake, &tenant, self.rules.clone(), &self.limits)
+        let as_of = match params.get("as_of") {
+            Some(text) => text
+                .parse::<AsOf>()
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+            None => AsOf::Latest,
+        };
+        tracing::info!(%tenant, ?as_of, "answering");
+        Engine::open_as_of(&self.lake, &tenant, self.rules.clone(), &self.limits, as_of)
             .await
             .map_err(engine_error)
     }
@@ -66,6 +73,8 @@ fn engine_error(e: throughline_engine::Error) -> ApiError {
             ApiError::BadRequest(e.to_string())
         }
         E::NoAttribution(_) => ApiError::Conflict(e.to_string()),
+        // A version or time the lake does not have is the request's mistake.
+        E::Lake(throughline_lake::Error::AsOf(_)) => ApiError::BadRequest(e.to_string()),
         E::Lake(inner) => ApiError::Unavailable(inner.to_string()),
         other => ApiError::Internal(other.to_string()),
     }

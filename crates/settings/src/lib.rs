@@ -72,6 +72,9 @@ pub struct Settings {
     pub ads: AdsPullSettings,
     /// `THROUGHLINE_RECOMPUTE_DAYS`: days the scheduled attribution job recomputes (35).
     pub recompute_days: i32,
+    /// `THROUGHLINE_VACUUM_RETENTION_HOURS`: how long VACUUM keeps files no current version
+    /// names; see [`Settings::vacuum_retention`].
+    pub vacuum_retention_hours: Option<u64>,
 }
 
 /// Memory for the DataFusion engine (docs/BENCHMARKS.md measures what a limit does).
@@ -94,6 +97,18 @@ pub struct AdsPullSettings {
 
 impl Settings {
     pub const DEFAULT_RECOMPUTE_DAYS: i32 = 35;
+    /// Seven days, Delta Lake's own default: a query planned on an older version (or a
+    /// report pinned to one) keeps its files that long.
+    pub const DEFAULT_VACUUM_RETENTION_HOURS: u64 = 7 * 24;
+
+    /// How long VACUUM keeps the files of older versions.
+    pub fn vacuum_retention(&self) -> Duration {
+        Duration::from_secs(
+            3600 * self
+                .vacuum_retention_hours
+                .unwrap_or(Self::DEFAULT_VACUUM_RETENTION_HOURS),
+        )
+    }
 
     /// The settings from this process's environment; an error names the variable.
     pub fn from_env() -> Result<Self> {
@@ -154,6 +169,16 @@ impl Settings {
                 })?,
             None => Self::DEFAULT_RECOMPUTE_DAYS,
         };
+        let vacuum_retention_hours = match get("THROUGHLINE_VACUUM_RETENTION_HOURS") {
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                bad(
+                    "THROUGHLINE_VACUUM_RETENTION_HOURS",
+                    &v,
+                    "expected whole hours, e.g. 168".into(),
+                )
+            })?),
+            None => None,
+        };
         Ok(Settings {
             lake: get("THROUGHLINE_LAKE"),
             state_table: get("THROUGHLINE_STATE_TABLE"),
@@ -174,6 +199,7 @@ impl Settings {
                 poll: millis("THROUGHLINE_ADS_POLL_MS")?,
             },
             recompute_days,
+            vacuum_retention_hours,
         })
     }
 

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
         state,
         limits: settings.engine.clone(),
         recompute_days: settings.recompute_days,
+        vacuum_retention: settings.vacuum_retention(),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let job = job.clone();
