@@ -8,7 +8,6 @@
 //! version. A job that fails after writing some files commits nothing and leaves those
 //! files behind unreferenced (see `throughline_lake`'s manifest commit).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -19,7 +18,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use throughline_lake::{ATTRIBUTION_TABLE, DataFile, Lake};
 use throughline_model::TenantId;
-use throughline_model::field::{date_string, utc_date_of};
+use throughline_model::field::utc_date_of;
 
 use crate::sql_files::{SqlFile, install_materializing, install_sql};
 use crate::{Engine, Error, Result};

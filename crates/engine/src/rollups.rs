@@ -24,7 +24,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::reports::install_lookups;
 use crate::sql_files::{SqlFile, install_sql};
-use crate::{Engine, Error, Result};
+use crate::{Engine, Result};
 
 /// The views kpi.sql reads, each written as a rollup file: (name in the manifest and in
 /// the session, the query that produces its rows).
@@ -107,7 +107,7 @@ impl Engine {
         for ((name, _), file) in ROLLUPS.iter().zip(rollups) {
             let (schema, batches) = read_parquet_file(self.lake.get(file).await?)?;
             let table: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, vec![batches])?);
-            scope.deregister_table(name)?;
+            scope.deregister_table(*name)?;
             scope.register_table(*name, table)?;
         }
         Ok(())
