@@ -202,10 +202,10 @@ impl Lake {
         for dir in listed.common_prefixes {
             let log = dir.clone().join("_delta_log");
             let entries = self.store().list_with_delimiter(Some(&log)).await?;
-            if !entries.objects.is_empty() || !entries.common_prefixes.is_empty() {
-                if let Some(name) = dir.filename() {
-                    names.push(name.to_owned());
-                }
+            if (!entries.objects.is_empty() || !entries.common_prefixes.is_empty())
+                && let Some(name) = dir.filename()
+            {
+                names.push(name.to_owned());
             }
         }
         names.sort();

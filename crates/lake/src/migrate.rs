@@ -149,10 +149,10 @@ fn existing_file(root: &str, meta: &ObjectMeta) -> Result<Add> {
         .to_owned();
     let mut partition_values = HashMap::new();
     for part in relative.split('/') {
-        if let Some((column, value)) = part.split_once('=') {
-            if column == TENANT_COLUMN || column == DATE_COLUMN {
-                partition_values.insert(column.to_owned(), Some(value.to_owned()));
-            }
+        if let Some((column, value)) = part.split_once('=')
+            && (column == TENANT_COLUMN || column == DATE_COLUMN)
+        {
+            partition_values.insert(column.to_owned(), Some(value.to_owned()));
         }
     }
     if partition_values.len() != 2 {
