@@ -124,7 +124,18 @@ impl Engine {
         } else {
             self.views().await?;
         }
-        let (written, conversions) = outcome?;
+        let (mut written, conversions) = outcome?;
+        // A run that credits nothing still adds a file (with no rows) for its tenant: the
+        // tenant then reads as attributed, and the next run over that date replaces it.
+        if written.files.is_empty() {
+            let date = settings.window.map_or(0, |(from, _)| from);
+            let empty = RecordBatch::new_empty(written.schema.clone());
+            let marker = self
+                .lake
+                .write_data_file(ATTRIBUTION_TABLE, &self.tenant, Some(date), &[empty])
+                .await?;
+            written.files.push(marker);
+        }
         let rows = written.rows;
         let partitions = written.files.len();
         let version = self

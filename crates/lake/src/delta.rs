@@ -19,6 +19,7 @@ use deltalake_core::kernel::{Action, Add, Remove, StructType};
 use deltalake_core::logstore::{LogStoreRef, StorageConfig, default_logstore};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableError};
+use futures::StreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use throughline_model::TenantId;
@@ -199,6 +200,10 @@ impl Lake {
     /// loaded snapshot and reads only the log entries committed since.
     pub(crate) async fn delta_table(&self, table: &str) -> Result<Option<DeltaTable>> {
         let cached = self.snapshots().get(table);
+        // The log reader reports a missing table as an error log line: look first.
+        if cached.is_none() && !self.has_log(table).await? {
+            return Ok(None);
+        }
         let mut delta = cached.unwrap_or_else(|| DeltaTable::new(self.log_store(table)));
         let loaded = if delta.version().is_some() {
             delta.update_incremental(None).await
@@ -212,6 +217,16 @@ impl Lake {
             }
             Err(e) if absent(&e) => Ok(None),
             Err(e) => Err(Error::delta(table, e)),
+        }
+    }
+
+    /// Whether the table's `_delta_log/` has an object (one listing request).
+    async fn has_log(&self, table: &str) -> Result<bool> {
+        let log = Path::from(format!("{}/_delta_log", table_root(table)));
+        match self.store().list(Some(&log)).next().await {
+            None | Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(e.into()),
         }
     }
 
