@@ -392,6 +392,9 @@ impl Lake {
             .with_columns(kernel.fields().cloned())
             .with_partition_columns(partitions)
             .with_save_mode(SaveMode::ErrorIfExists)
+            // Losing the race for version 0, delta-rs would retry the create as the next
+            // version (a second table id and schema in the log): fail instead.
+            .with_commit_properties(CommitProperties::default().with_max_retries(0))
             .await;
         match created {
             Ok(_) => {}
