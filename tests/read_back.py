@@ -2,7 +2,8 @@
 and checks it against the demo CSV files: Python's `deltalake` follows each table's Delta
 log (tests/lake_tables.py), DuckDB queries its Arrow output, pyarrow opens the data files.
 A valid Parquet file that no commit names (a crashed job's leftover) is then planted beside
-the committed ones: deltalake, DuckDB and `throughline sql` must not count its rows.
+the committed ones, and a real job is killed after writing files but before its commit:
+deltalake, DuckDB and `throughline sql` must count neither.
 
 Usage: python tests/read_back.py --bin path/to/throughline
 """
@@ -12,6 +13,7 @@ import csv
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +62,7 @@ def main():
         check_rollups(lake)
         check_sql_counts(args.bin, lake)
         check_uncommitted_files(args.bin, lake)
+        check_killed_job(args.bin, lake)
     print(f"read-back: {results['passed']} passed, {results['failed']} failed")
     return 1 if results["failed"] else 0
 
@@ -205,6 +208,55 @@ def check_uncommitted_files(cli, lake):
         check(f"{table}: duckdb over deltalake's Arrow still counts {before} rows", count == before, str(count))
         got = sql_count(cli, lake, table)
         check(f"{table}: `throughline sql` still counts {before} rows", got == before, str(got))
+
+
+def check_killed_job(cli, lake):
+    """`throughline attribute` stopped (SIGSTOP) as soon as it has written a data file of
+    `attribution`, and killed there if its commit is not in yet: its files stay on disk,
+    named by no version. Tried until the stop lands before the commit."""
+    table_dir = lake / "tables" / ATTRIBUTION / f"tenant={TENANT}"
+    version, rows = open_table(lake, ATTRIBUTION).version(), read_table(lake, ATTRIBUTION, TENANT).num_rows
+    known = set(table_dir.rglob("*.parquet"))
+    leftovers = []
+    for _ in range(10):
+        job = subprocess.Popen([cli, "--lake", str(lake), "attribute", "--tenant", TENANT],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while job.poll() is None:
+            written = [p for p in table_dir.rglob("*.parquet") if p not in known]
+            if written:
+                job.send_signal(signal.SIGSTOP)
+                if open_table(lake, ATTRIBUTION).version() == version:
+                    leftovers = written
+                break
+        job.kill()
+        job.wait()
+        if leftovers:
+            break
+        # The commit got in first: that run is the new baseline.
+        version, rows = open_table(lake, ATTRIBUTION).version(), read_table(lake, ATTRIBUTION, TENANT).num_rows
+        known = set(table_dir.rglob("*.parquet"))
+    check(f"a job was killed after writing {len(leftovers)} data file(s) of attribution, before its commit",
+          bool(leftovers))
+    if not leftovers:
+        return
+    check("the killed job's files are on disk", all(p.is_file() for p in leftovers))
+    check(f"attribution is still at version {version}", open_table(lake, ATTRIBUTION).version() == version)
+    after = read_table(lake, ATTRIBUTION, TENANT).num_rows
+    check(f"after the killed job deltalake reads {rows} attribution rows", after == rows, str(after))
+    db = duckdb.connect()
+    register(db, ATTRIBUTION, lake, ATTRIBUTION, TENANT)
+    count = db.execute(f"SELECT count(*) FROM {ATTRIBUTION}").fetchone()[0]
+    check(f"after the killed job duckdb over deltalake's Arrow counts {rows} rows", count == rows, str(count))
+    got = sql_count(cli, lake, ATTRIBUTION)
+    check(f"after the killed job `throughline sql` counts {rows} rows", got == rows, str(got))
+    subprocess.run([cli, "--lake", str(lake), "lake", "vacuum", "--retention-hours", "0"], check=True,
+                   stdout=subprocess.DEVNULL)
+    check("`throughline lake vacuum --retention-hours 0` deletes the killed job's files",
+          not any(p.exists() for p in leftovers))
+    got = sql_count(cli, lake, ATTRIBUTION)
+    check(f"after vacuum `throughline sql` counts {rows} rows", got == rows, str(got))
+    after = read_table(lake, ATTRIBUTION, TENANT).num_rows
+    check(f"after vacuum deltalake reads {rows} attribution rows", after == rows, str(after))
 
 
 if __name__ == "__main__":
