@@ -29,6 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_load import start_server  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from lake_tables import current_files  # noqa: E402
+
 TENANT = "load"
 
 
@@ -65,11 +68,11 @@ def main():
             proc.terminate()
             proc.wait(timeout=10)
     print(f"\nper-request commits to touchpoints (one beacon each, one connection), {os.cpu_count()} cores")
-    print("| after | p50 ms | p99 ms | log entries | log MiB | newest checkpoint KiB | data files | cold count s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| after | p50 ms | p99 ms | log entries | log MiB | newest checkpoint KiB | live files | files on disk | cold count s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['label']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['entries']:,} | {r['log_mib']:.1f} "
-              f"| {r['checkpoint_kib']:,.0f} | {r['data_files']:,} | {r['cold_count_s']:.2f} |")
+              f"| {r['checkpoint_kib']:,.0f} | {r['live_files']:,} | {r['data_files']:,} | {r['cold_count_s']:.2f} |")
     if os.environ.get("THROUGHLINE_BENCH_JSON"):
         print(json.dumps(rows), file=sys.stderr)
 
@@ -113,6 +116,7 @@ def measure(cli, lake, label, times, sent):
         "log_mib": sum(p.stat().st_size for p in log.iterdir() if p.is_file()) / 2 ** 20,
         "checkpoint_kib": checkpoints[-1].stat().st_size / 1024 if checkpoints else 0,
         "data_files": data_files,
+        "live_files": len(current_files(lake, "touchpoints", TENANT)),
         "cold_count_s": cold,
     }
 

@@ -151,18 +151,20 @@ def main():
         workdir = Path(tmp)
         lake = workdir / "lake"
         subprocess.run([args.cli, "--lake", str(lake), "tenants", "add", "--tenant", "load", "--name", "Load"], check=True, capture_output=True)
-        key = subprocess.run(
-            [args.cli, "--lake", str(lake), "keys", "create", "--tenant", "load", "--scope", "ingest"],
+        key = lambda scope: subprocess.run(
+            [args.cli, "--lake", str(lake), "keys", "create", "--tenant", "load", "--scope", scope],
             check=True, capture_output=True, text=True,
         ).stdout.split()[-1]
+        # Beacons carry the public key a web page embeds; deal events are money and need a server key.
+        ingest_key, server_key = key("ingest"), key("server")
         proc, base = start_server(args.cli, lake)
         try:
             results = []
-            for name, path, lua, table in [
-                ("beacons (POST /v1/events, 1 touchpoint each)", "/v1/events", BEACON_LUA, "touchpoints"),
-                ("webhooks (POST /v1/webhooks/generic, 1 deal event each)", "/v1/webhooks/generic", WEBHOOK_LUA, "deal_events"),
+            for name, path, lua, table, path_key in [
+                ("beacons (POST /v1/events, 1 touchpoint each)", "/v1/events", BEACON_LUA, "touchpoints", ingest_key),
+                ("webhooks (POST /v1/webhooks/generic, 1 deal event each)", "/v1/webhooks/generic", WEBHOOK_LUA, "deal_events", server_key),
             ]:
-                url = f"{base}{path}?key={key}"
+                url = f"{base}{path}?key={path_key}"
                 result, raw = run_wrk(wrk, url, lua, args.duration, args.connections, args.threads, workdir)
                 time.sleep(0.5)  # answers in flight when wrk stopped
                 result["stored"] = stored_rows(lake, table, "load")
@@ -171,6 +173,9 @@ def main():
                 if result["stored"] < result["accepted"]:
                     failures += 1
                     print(f"LOST: {name}: {result['accepted']} acknowledged, {result['stored']} stored", file=sys.stderr)
+                if result["non_2xx"]:
+                    failures += 1
+                    print(f"REFUSED: {name}: {result['non_2xx']} answers were not 2xx", file=sys.stderr)
                 if result["non_2xx"] or result["socket_errors"]:
                     print(raw, file=sys.stderr)
         finally:

@@ -68,6 +68,7 @@ def main():
             cli("import", "--tenant", "demo", "--table", table, "--phone-country", "380", str(root / "samplesdata" / f"{table}.csv"))
         cli("tenants", "add", "--tenant", "demo", "--name", "Demo")
         ingest = cli("keys", "create", "--tenant", "demo", "--scope", "ingest").strip()
+        server = cli("keys", "create", "--tenant", "demo", "--scope", "server").strip()
         read = cli("keys", "create", "--tenant", "demo", "--scope", "read").strip()
         cli("attribute", "--tenant", "demo")
         env = {**os.environ, "THROUGHLINE_LAKE": str(lake), "THROUGHLINE_LOG": "warn"}
@@ -80,7 +81,7 @@ def main():
                                      "ts": "2026-08-05T10:00:00+03:00", "type": "created", "stage": "new"}})
         plans = {
             "collect": [http_event("POST", "/v1/events", auth, beacon(i)) for i in range(n + 1)],
-            "crm-webhook": [http_event("POST", "/v1/webhooks/generic", auth, deal(i), path_params={"crm": "generic"}) for i in range(n + 1)],
+            "crm-webhook": [http_event("POST", "/v1/webhooks/generic", {"authorization": f"Bearer {server}"}, deal(i), path_params={"crm": "generic"}) for i in range(n + 1)],
             "query": [http_event("GET", "/v1/kpi", {"authorization": f"Bearer {read}"}, query={"group_by": "campaign"}) for _ in range(min(n, 30) + 1)],
             "ad-costs": [SCHEDULED_EVENT for _ in range(min(n, 30) + 1)],
             "attribute": [{"tenant": "demo"} for _ in range(6)],

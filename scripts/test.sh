@@ -45,6 +45,9 @@ PATH="$venv/bin:$PATH" "$venv/bin/python" tests/lambda_runtime.py --bin-dir "$CA
 echo "== the lake read back by DuckDB and pyarrow"
 "$venv/bin/python" tests/read_back.py --bin "$CARGO_TARGET_DIR/debug/throughline"
 
+echo "== jobs, imports, compactions and readers at once on one tenant, and jobs killed with SIGKILL"
+"$venv/bin/python" tests/concurrency.py --cli "$CARGO_TARGET_DIR/debug/throughline" --rounds 2
+
 echo "== CRM webhooks, beacons, tracked links and replay end to end through throughline serve"
 "$venv/bin/python" tests/ingest_e2e.py --cli "$CARGO_TARGET_DIR/debug/throughline"
 
@@ -65,3 +68,6 @@ demo_lake="$(mktemp -d)/demo"
 "$CARGO_TARGET_DIR/debug/throughline" demo --keep "$demo_lake" > /dev/null
 "$venv/bin/python" bench/query_latency.py --cli "$CARGO_TARGET_DIR/debug/throughline" --lake "$demo_lake" --tenant demo \
     --attribute --requests 2 --live-requests 1 --adhoc --adhoc-repeat 1
+
+echo "== the Delta log harness at a tiny size (no timing asserted: every acknowledged beacon must be counted, across a checkpoint and a compaction)"
+"$venv/bin/python" bench/delta_log.py --cli "$CARGO_TARGET_DIR/debug/throughline" --commits 200 --sample 100

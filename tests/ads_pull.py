@@ -530,6 +530,10 @@ def failures_keep_data(ctx, rows):
     check("Google stopped at the refused refresh: no report request", not p.requests("google") and not p.requests("google_clicks"))
     check("Meta's expired token is not retried", len(p.requests("meta")) == 1, str(len(p.requests("meta"))))
     check("failed accounts keep their stored rows: the lake is unchanged", ctx.lake.rows() == rows)
+    kept = [json.loads(f.read_text()) for f in (ctx.lake.path / "quarantine" / "ads-meta" / f"tenant={TENANT}").glob("*.refused.json")]
+    check("Meta's refused answer is kept under quarantine/ads-meta with the error (redacted: see the secrets check)",
+          len(kept) == 1 and "OAuthException" in kept[0]["body"] and "expired" in kept[0]["error"]
+          and kept[0]["account"] and kept[0]["from"] == FROM, str(kept)[:500])
     p.meta_token_expired, p.oauth_refused, p.meta_restated_spend = False, set(), RESTATED
 
 

@@ -644,7 +644,7 @@ def send_messenger_deal(server, day, token):
 # ---------------------------------------------------------------- refusals
 
 
-def refusals(server, day):
+def refusals(server, day, key):
     """Deliveries that must be refused. Returns [(crm, body, status)] of those that must be
     kept in quarantine, and the bodies that must not be."""
     kept, not_kept = [], []
@@ -652,10 +652,12 @@ def refusals(server, day):
     forged = json.dumps([{"eventId": 7799001, "occurredAt": day.millis(10), "subscriptionType": "contact.creation", "objectId": 91999001}]).encode()
     status, answer = server.post(hub, forged, hubspot_headers(server, hub, forged, secret="not-the-secret"))
     check("HubSpot: a wrong signature gets 401", status == 401, f"{status} {answer}")
+    first_401 = answer
     kept.append(("hubspot", forged, 401, "signature"))
     stale = json.dumps([{"eventId": 7799002, "occurredAt": day.millis(10), "subscriptionType": "contact.creation", "objectId": 91999002}]).encode()
     status, answer = server.post(hub, stale, hubspot_headers(server, hub, stale, age_ms=10 * 60 * 1000))
-    check("HubSpot: a 10-minute-old timestamp gets 401", status == 401 and "stale" in json.dumps(answer), f"{status} {answer}")
+    check("HubSpot: a 10-minute-old timestamp gets 401", status == 401, f"{status} {answer}")
+    refused_401 = [first_401, answer]
     kept.append(("hubspot", stale, 401, "5 minutes"))
     bad = b'{"eventId": 7799003, "not": "an array"}'
     status, answer = server.post(hub, bad, hubspot_headers(server, hub, bad))
@@ -666,6 +668,7 @@ def refusals(server, day):
     order = json.dumps({"id": 5839201999999, "total_price": "10.00", "currency": "UAH", "processed_at": day.iso(10)}).encode()
     status, answer = server.post(shop, order, shopify_headers(order, "orders/create", secret="wrong"))
     check("Shopify: a wrong HMAC gets 401", status == 401, f"{status} {answer}")
+    refused_401.append(answer)
     kept.append(("shopify", order, 401, "not verified"))
     junk = b"{this is not json"
     status, answer = server.post(shop, junk, shopify_headers(junk, "orders/create"))
@@ -677,11 +680,13 @@ def refusals(server, day):
     day.emails.append("mallory.e2e@example.com")
     status, answer = server.post(gen, forged_gen, generic_headers(forged_gen, secret="guessed"))
     check("generic: a wrong signature gets 401", status == 401, f"{status} {answer}")
+    refused_401.append(answer)
     kept.append(("generic", forged_gen, 401, "signature"))
 
     wrong = kommo_lead("add", 4499001, 61234561, 10, day)
     status, answer = server.post(f"/v1/webhooks/kommo?tenant={TENANT}&token=not-the-token", wrong, FORM)
     check("Kommo: a wrong token gets 401", status == 401, f"{status} {answer}")
+    refused_401.append(answer)
     kept.append(("kommo", wrong, 401, "token"))
     status, answer = server.post(f"/v1/webhooks/kommo?tenant={TENANT}&token={KOMMO_TOKEN}", b"hello=world", FORM)
     check("Kommo: a body without leads/contacts gets 400", status == 400, f"{status} {answer}")
@@ -689,10 +694,12 @@ def refusals(server, day):
     card = json.dumps({"event": "lead.change_lead_status", "context": {"id": 3999, "status_id": 11, "created_at": keycrm_time(day, 10)}}).encode()
     status, answer = server.post(f"/v1/webhooks/keycrm?tenant={TENANT}", card, {"Content-Type": "application/json"})
     check("KeyCRM: no token gets 401", status == 401, f"{status} {answer}")
+    refused_401.append(answer)
     kept.append(("keycrm", card, 401, "token"))
     bitrix = bitrix_body(day, "lead_add.txt", 11, token="stolen-or-guessed")
     status, answer = server.post(f"/v1/webhooks/bitrix24?tenant={TENANT}", bitrix, FORM)
     check("Bitrix24: a wrong application token gets 401", status == 401, f"{status} {answer}")
+    refused_401.append(answer)
     kept.append(("bitrix24", bitrix, 401, "token"))
     person = load("pipedrive", "v2_person_create.json")
     person["data"]["id"] = 5899
@@ -701,22 +708,47 @@ def refusals(server, day):
     person_body = json.dumps(person).encode()
     status, answer = server.post(f"/v1/webhooks/pipedrive?tenant={TENANT}", person_body, pipedrive_headers(password="guess"))
     check("Pipedrive: wrong basic-auth credentials get 401", status == 401, f"{status} {answer}")
+    refused_401.append(answer)
     kept.append(("pipedrive", person_body, 401, "credentials"))
 
-    # Unknown tenant, CRM not set up, unknown CRM: one answer, nothing kept.
+    # A bad token, an unknown tenant and a CRM not set up answer alike (401, one body): a
+    # stranger cannot tell which CRMs a tenant uses. Nothing is kept for the latter two.
     probe = json.dumps([{"eventId": 7799100, "occurredAt": day.millis(10), "subscriptionType": "contact.creation", "objectId": 91999100}]).encode()
-    answers = []
     for name, target in [
         ("an unknown tenant", "/v1/webhooks/hubspot?tenant=nosuch"),
         ("a tenant without HubSpot set up", "/v1/webhooks/hubspot?tenant=beta"),
         ("no tenant", "/v1/webhooks/hubspot"),
-        ("an unknown CRM", f"/v1/webhooks/salesforce?tenant={TENANT}"),
+        ("a tenant without Bitrix24 set up", "/v1/webhooks/bitrix24?tenant=beta"),
+        ("a tenant without the generic webhook set up", "/v1/webhooks/generic?tenant=beta"),
     ]:
         status, headers, data = server.request("POST", target, probe, hubspot_headers(server, target, probe))
-        check(f"webhook for {name}: 404", status == 404, f"{status} {data!r}")
-        answers.append(data)
-    check("unknown tenant and CRM-not-set-up answer the same body", len(set(answers)) == 1 and json.loads(answers[0]) == {"error": "not found"}, str(answers))
+        check(f"webhook for {name}: 401", status == 401, f"{status} {data!r}")
+        refused_401.append(parse_json(data))
+    check("bad signatures, tokens and credentials, unknown tenants and CRMs not set up: one 401 body",
+          len({json.dumps(a, sort_keys=True) for a in refused_401}) == 1, str(refused_401))
+    status, headers, data = server.request("POST", f"/v1/webhooks/salesforce?tenant={TENANT}", probe, {"Content-Type": "application/json"})
+    check("webhook for an unknown CRM (an unknown path): 404", status == 404 and parse_json(data) == {"error": "not found"}, f"{status} {data!r}")
     not_kept.append(probe)
+
+    # The key a web page carries cannot write money: a won deal of 5,000,000 UAH gets 403.
+    money = json.dumps({"table": "deal_events", "records": [
+        {"event_id": "e2e-forged-win", "deal_id": "e2e-forged-deal", "ts": day.iso(60), "type": "won",
+         "amount": "5000000", "currency": "UAH"}]}).encode()
+    status, answer = server.post(f"/v1/webhooks/generic?key={key}", money, {"Content-Type": "application/json"})
+    check("the public ingest key sending a won deal: 403 naming the server key",
+          status == 403 and "server key" in answer.get("error", ""), f"{status} {answer}")
+    status, answer = server.post(f"/v1/webhooks/generic?key={key}", money.replace(b"deal_events", b"orders"),
+                                 {"Content-Type": "application/json"})
+    check("the public ingest key sending an order: 403", status == 403, f"{status} {answer}")
+    # One small request with events on 101 days would write 101 files: 400, kept, nothing stored.
+    start = datetime.now(timezone.utc) - timedelta(days=200)
+    spread = json.dumps([
+        {"event_id": f"e2e-spread-{n}", "ts": (start + timedelta(days=n)).strftime("%Y-%m-%dT12:00:00Z"),
+         "visitor_id": "e2e-spread", "url": "https://acme.example.ua/"} for n in range(101)]).encode()
+    status, answer = server.post(f"/v1/events?key={key}", spread, {"Content-Type": "application/json", "User-Agent": BROWSER})
+    check("events on 101 days in one request: 400, kept for replay",
+          status == 400 and answer.get("kept_for_replay") is True
+          and "101 different days" in json.dumps(answer), f"{status} {str(answer)[:300]}")
 
     big = 2 * 1024 * 1024
     check("a 2 MiB webhook body gets 413", server.oversized(f"/v1/webhooks/generic?tenant={TENANT}", big) == 413)
@@ -776,7 +808,7 @@ def check_quarantine(lake, kept, not_kept):
         check(f"quarantine/webhook-{crm} keeps the refused delivery ({status}, {reason!r}) once", ok, f"{detail}")
     everything = [e for entries in all_entries.values() for e in entries]
     for body in not_kept:
-        check("a 404 delivery is not kept in quarantine", not any(e["_body"] == body for e in everything))
+        check("a delivery for an unknown tenant or a CRM not set up is not kept in quarantine", not any(e["_body"] == body for e in everything))
     text = "\n".join(json.dumps({k: v for k, v in e.items() if not k.startswith("_")}) for e in everything)
     leaked = [s for s in SECRETS + ["not-the-token", "stolen-or-guessed", "Basic "] if s in text]
     check("quarantine entries keep no token, password or Authorization header", not leaked, str(leaked))
@@ -927,7 +959,7 @@ def main():
             send_generic(server, day)
             token = messenger_click(server, day)
             send_messenger_deal(server, day, token)
-            kept, not_kept = refusals(server, day)
+            kept, not_kept = refusals(server, day, key)
         finally:
             server.stop()
         kept.append(("generic", replayed, 400, "rejected"))

@@ -200,14 +200,7 @@ def check_uncommitted_files(cli, lake):
         check(f"{table}: a glob of *.parquet would count the planted rows ({globbed} >= {before} + {planted_rows})",
               globbed >= before + planted_rows)
         check(f"{table}: the log does not name the planted file", current_files(lake, table, TENANT) == files)
-        after = read_table(lake, table, TENANT).num_rows
-        check(f"{table}: deltalake still reads {before} rows", after == before, str(after))
-        db = duckdb.connect()
-        register(db, table, lake, table, TENANT)
-        count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        check(f"{table}: duckdb over deltalake's Arrow still counts {before} rows", count == before, str(count))
-        got = sql_count(cli, lake, table)
-        check(f"{table}: `throughline sql` still counts {before} rows", got == before, str(got))
+        check_counts(cli, lake, table, before, f"{table}, with the planted file")
 
 
 def check_killed_job(cli, lake):
@@ -241,22 +234,24 @@ def check_killed_job(cli, lake):
         return
     check("the killed job's files are on disk", all(p.is_file() for p in leftovers))
     check(f"attribution is still at version {version}", open_table(lake, ATTRIBUTION).version() == version)
-    after = read_table(lake, ATTRIBUTION, TENANT).num_rows
-    check(f"after the killed job deltalake reads {rows} attribution rows", after == rows, str(after))
-    db = duckdb.connect()
-    register(db, ATTRIBUTION, lake, ATTRIBUTION, TENANT)
-    count = db.execute(f"SELECT count(*) FROM {ATTRIBUTION}").fetchone()[0]
-    check(f"after the killed job duckdb over deltalake's Arrow counts {rows} rows", count == rows, str(count))
-    got = sql_count(cli, lake, ATTRIBUTION)
-    check(f"after the killed job `throughline sql` counts {rows} rows", got == rows, str(got))
+    check_counts(cli, lake, ATTRIBUTION, rows, "attribution, after the killed job")
     subprocess.run([cli, "--lake", str(lake), "lake", "vacuum", "--retention-hours", "0"], check=True,
                    stdout=subprocess.DEVNULL)
     check("`throughline lake vacuum --retention-hours 0` deletes the killed job's files",
           not any(p.exists() for p in leftovers))
-    got = sql_count(cli, lake, ATTRIBUTION)
-    check(f"after vacuum `throughline sql` counts {rows} rows", got == rows, str(got))
-    after = read_table(lake, ATTRIBUTION, TENANT).num_rows
-    check(f"after vacuum deltalake reads {rows} attribution rows", after == rows, str(after))
+    check_counts(cli, lake, ATTRIBUTION, rows, "attribution, after vacuum")
+
+
+def check_counts(cli, lake, table, rows, when):
+    """deltalake, DuckDB over its Arrow output and `throughline sql` count `rows` rows."""
+    got = read_table(lake, table, TENANT).num_rows
+    check(f"{when}: deltalake reads {rows} rows", got == rows, str(got))
+    db = duckdb.connect()
+    register(db, table, lake, table, TENANT)
+    got = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    check(f"{when}: duckdb over deltalake's Arrow counts {rows} rows", got == rows, str(got))
+    got = sql_count(cli, lake, table)
+    check(f"{when}: `throughline sql` counts {rows} rows", got == rows, str(got))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use throughline_engine::{Engine, FunnelGroup, Grouping, JobSettings, KpiGroup, KpiQuery};
+use throughline_http::listener::ConnectionLimits;
 use throughline_lake::state::{KeyScope, StateStore, add_tenant, issue_api_key};
 use throughline_lake::{AsOf, Lake, Migration};
 use throughline_model::TenantId;
@@ -194,6 +196,15 @@ enum Command {
         /// [env THROUGHLINE_CONFIG]; without it, the lake's deployed copy if any.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Connections served at once; more wait in the listen backlog (docs/HTTP.md).
+        #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
+        max_connections: usize,
+        /// Seconds a request's head may take to arrive, and a keep-alive connection may idle.
+        #[arg(long, default_value_t = ConnectionLimits::default().header_timeout.as_secs())]
+        header_timeout: u64,
+        /// Seconds a request's whole body may take to arrive after its head (else 408).
+        #[arg(long, default_value_t = ConnectionLimits::default().body_timeout.as_secs())]
+        body_timeout: u64,
     },
     /// Re-process what quarantine/ kept, after fixing a mapping or a secret.
     Replay {
@@ -264,6 +275,19 @@ enum LakeAction {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Delete stored rows by key (touchpoints and deal_events by event_id, leads by
+    /// lead_id, orders by order_id): a row that should never have been stored. Correct a
+    /// row by deleting it and importing the corrected one; run `attribute` after either.
+    Delete {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// touchpoints, leads, deal_events or orders.
+        #[arg(long)]
+        table: String,
+        /// The keys of the rows to delete.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
     /// Delete files that no version within the retention period needs (removed by a
     /// commit, or left by a job that never committed).
     Vacuum {
@@ -327,7 +351,9 @@ enum TenantAction {
 
 #[derive(Subcommand)]
 enum KeyAction {
-    /// Create a key: `ingest` for beacons, forms and webhooks; `read` for the query API.
+    /// Create a key: `ingest` for web pages and forms (touchpoints and leads; public),
+    /// `server` for back offices and CRM exports (also deal events and orders; keep it
+    /// secret), `read` for the query API.
     Create {
         #[command(flatten)]
         tenant: TenantArg,
@@ -340,7 +366,14 @@ enum KeyAction {
 enum Scope {
     Ingest,
     Read,
+    Server,
 }
+
+/// The stack of every thread that plans or runs a query. Deeply nested SQL (a chain of
+/// 10,000 `+`, as a BI tool's generated filter can be) is planned, and its tree dropped,
+/// by recursion: 8 MiB overflowed and aborted the process. Only address space is reserved;
+/// pages are used as they are touched.
+const THREAD_STACK: usize = 256 << 20;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -348,7 +381,21 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    std::thread::Builder::new()
+        .name("throughline".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || run_to_exit(cli))
+        .expect("the main thread starts")
+        .join()
+        .unwrap_or(ExitCode::FAILURE)
+}
+
+fn run_to_exit(cli: Cli) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .build()
+        .expect("a tokio runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -446,6 +493,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 live,
             };
             output::print(&engine.kpi(&query).await?, format)?;
+            output::print_caveats(&engine.kpi_caveats(), format);
             Ok(ExitCode::SUCCESS)
         }
         Command::Funnel {
@@ -484,6 +532,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             rules,
             phone_country,
             config,
+            max_connections,
+            header_timeout,
+            body_timeout,
         } => {
             let lake = open_lake(&settings)?;
             let config = tenants_config(&settings, &lake, config).await?;
@@ -491,7 +542,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let phone_country = phone_country.or(settings.phone_country.clone());
             let state = state_store(&settings, &lake).await;
             let limits = settings.engine.clone();
-            serve::run(lake, state, &addr, rules, limits, phone_country, config).await?;
+            let connections = ConnectionLimits {
+                max_connections,
+                header_timeout: Duration::from_secs(header_timeout.max(1)),
+                body_timeout: Duration::from_secs(body_timeout.max(1)),
+            };
+            serve::run(
+                lake,
+                state,
+                &addr,
+                rules,
+                limits,
+                phone_country,
+                config,
+                connections,
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay {
@@ -616,6 +682,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let scope = match scope {
                 Scope::Ingest => KeyScope::Ingest,
                 Scope::Read => KeyScope::Read,
+                Scope::Server => KeyScope::Server,
             };
             println!("{}", issue_api_key(state.as_ref(), &id, scope).await?);
             Ok(ExitCode::SUCCESS)
@@ -699,6 +766,35 @@ async fn lake_command(settings: &Settings, lake: &Lake, action: LakeAction) -> R
             }
             progress.finish_and_clear();
             println!("optimized {} tenant(s)", tenants.len());
+        }
+        LakeAction::Delete {
+            tenant,
+            table,
+            keys,
+        } => {
+            let tenant = tenant_id(&tenant, settings)?;
+            let table = Table::from_name(&table)?;
+            let deleted = lake.delete_rows(table, &tenant, &keys).await?;
+            for (key, date) in &deleted {
+                println!(
+                    "{}: deleted {key} (of {})",
+                    table.name(),
+                    throughline_model::field::date_string(*date)
+                );
+            }
+            let missing: Vec<&String> = keys
+                .iter()
+                .filter(|k| !deleted.iter().any(|(d, _)| d == *k))
+                .collect();
+            if !missing.is_empty() {
+                anyhow::bail!(
+                    "no {} row of tenant {tenant} has the key(s) {missing:?}; nothing else was changed",
+                    table.name()
+                );
+            }
+            println!(
+                "run `throughline attribute --tenant {tenant}` so attribution and KPIs no longer count them"
+            );
         }
         LakeAction::Vacuum { retention_hours } => {
             let retention = match retention_hours {

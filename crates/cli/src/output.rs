@@ -39,6 +39,17 @@ pub fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
     Ok(())
 }
 
+/// The caveats of an answer: under a table on stdout (a person reads it), on stderr for CSV
+/// and JSON so the output stays machine-readable.
+pub fn print_caveats(caveats: &[String], format: Format) {
+    for caveat in caveats {
+        match format {
+            Format::Table => println!("note: {caveat}"),
+            Format::Csv | Format::Json => eprintln!("note: {caveat}"),
+        }
+    }
+}
+
 /// Like [`print`], with a heading for tables (CSV and JSON stay machine-readable).
 pub fn print_titled(title: &str, batches: &[RecordBatch], format: Format) -> Result<()> {
     if format == Format::Table {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use throughline_http::ingest_router;
+use throughline_http::listener::{ConnectionLimits, serve};
 use throughline_ingest::Ingestor;
 use throughline_lake::Lake;
 use throughline_lake::state::StateStore;
@@ -13,6 +14,7 @@ use throughline_model::table::ParseOptions;
 use throughline_query::{QueryService, query_router};
 use throughline_settings::{EngineSettings, TenantsConfig};
 
+#[allow(clippy::too_many_arguments)] // one per setting of the command, named at the call
 pub async fn run(
     lake: Lake,
     state: Arc<dyn StateStore>,
@@ -21,6 +23,7 @@ pub async fn run(
     limits: EngineSettings,
     phone_country: Option<String>,
     config: TenantsConfig,
+    connections: ConnectionLimits,
 ) -> Result<()> {
     if let Some(code) = &phone_country {
         check_country_code(code)?;
@@ -42,6 +45,6 @@ pub async fn run(
         .with_context(|| format!("binding {addr}"))?;
     // Tests bind port 0 and read the real address from this line.
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    serve(listener, app, connections).await;
     Ok(())
 }

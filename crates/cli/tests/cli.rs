@@ -46,6 +46,29 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `throughline import` of one file into a tenant's table.
+fn import(lake: &Path, tenant: &str, table: &str, file: &Path) -> Output {
+    throughline(
+        lake,
+        &[
+            "import",
+            "--tenant",
+            tenant,
+            "--table",
+            table,
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
+/// `throughline sql` answering in CSV (header first).
+fn sql_csv(lake: &Path, tenant: &str, query: &str) -> String {
+    ok(throughline(
+        lake,
+        &["sql", "--tenant", tenant, "--format", "csv", query],
+    ))
+}
+
 fn import_samples(lake: &Path, tenant: &str) {
     for table in TABLES {
         let file = samples().join(format!("{table}.csv"));
@@ -392,6 +415,191 @@ fn unreadable_files_name_the_file_and_stop_nothing_else() {
     assert!(!stored.to_lowercase().contains("a@b.ua"), "{stored}");
 }
 
+/// Costs answer before any attribution job (rollups or `--live`): the cost side is the
+/// tables', the conversion side 0, and a note says why (#14, item 5).
+#[test]
+fn kpi_answers_costs_before_the_first_job_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    let costs = dir.path().join("costs.csv");
+    std::fs::write(
+        &costs,
+        "date,platform,account_id,campaign_id,campaign_name,impressions,clicks,cost,currency\n\
+         2026-11-02,google_ads,123,c1,Brand,1000,40,120.50,UAH\n\
+         2026-11-03,meta,act_9,m1,Retargeting,500,10,79.50,UAH\n",
+    )
+    .unwrap();
+    ok(import(lake, "t", "ad_costs", &costs));
+    for live in [&[][..], &["--live"][..]] {
+        let args = [&["kpi", "--tenant", "t", "--format", "csv"][..], live].concat();
+        let out = throughline(lake, &args);
+        let csv = ok(out.clone());
+        let total = csv
+            .lines()
+            .find(|l| l.starts_with("(total),"))
+            .unwrap_or_else(|| panic!("a total row: {csv}"));
+        assert!(total.starts_with("(total),200.00,1500,50,"), "{total}");
+        assert!(
+            stderr(&out).contains("note: no attribution job has run for tenant t"),
+            "{live:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// The largest amount import accepts, to the currency's minor unit, goes through the job
+/// and the KPIs exactly; one past it is refused naming the line (#14, item 12: a larger
+/// one stored with exit 0 broke every later job).
+#[test]
+fn the_largest_amount_is_credited_exactly_and_a_larger_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    import_samples(lake, "big");
+    let deals = dir.path().join("big.csv");
+    let header = "event_id,deal_id,lead_id,ts,type,stage,amount,currency,margin\n";
+    std::fs::write(
+        &deals,
+        format!(
+            "{header}de-big,deal-big,lead-00002,2026-08-20T10:00:00+03:00,won,negotiation,\
+             99999999999.99,UAH,99999999999.99\n\
+             de-bigger,deal-bigger,lead-00004,2026-08-20T10:00:00+03:00,won,negotiation,\
+             100000000000,UAH,\n"
+        ),
+    )
+    .unwrap();
+    let out = import(lake, "big", "deal_events", &deals);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(":3: amount:") && stderr(&out).contains("at most 99999999999.9999"),
+        "{}",
+        stderr(&out)
+    );
+    ok(throughline(lake, &["attribute", "--tenant", "big"]));
+    let credited = sql_csv(
+        lake,
+        "big",
+        "SELECT model, sum(revenue_credit) AS revenue FROM attribution \
+         WHERE deal_id = 'deal-big' GROUP BY model ORDER BY model",
+    );
+    let models: Vec<&str> = credited.lines().skip(1).collect();
+    assert!(!models.is_empty(), "{credited}");
+    for line in models {
+        // Credits are split in the currency's minor units (kopiyky): to the cent.
+        assert!(
+            line.ends_with(",99999999999.9900"),
+            "every model credits it all: {line}"
+        );
+    }
+    ok(throughline(
+        lake,
+        &["kpi", "--tenant", "big", "--format", "csv"],
+    ));
+
+    // The operator's correction: delete the row by its key, import the fixed one.
+    let out = throughline(
+        lake,
+        &[
+            "lake",
+            "delete",
+            "--tenant",
+            "big",
+            "--table",
+            "deal_events",
+            "de-big",
+            "de-none",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a key not found fails the command"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("deleted de-big (of 2026-08-20)")
+            && stderr(&out).contains("\"de-none\""),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    let fixed = dir.path().join("fixed.csv");
+    std::fs::write(
+        &fixed,
+        format!(
+            "{header}de-big,deal-big,lead-00002,2026-08-20T10:00:00+03:00,won,negotiation,\
+             99999.99,UAH,30000\n"
+        ),
+    )
+    .unwrap();
+    let imported = ok(import(lake, "big", "deal_events", &fixed));
+    assert!(imported.contains("1 rows stored"), "{imported}");
+    ok(throughline(lake, &["attribute", "--tenant", "big"]));
+    let credited = sql_csv(
+        lake,
+        "big",
+        "SELECT count(*) AS events, sum(amount) AS amount FROM deal_events \
+         WHERE event_id = 'de-big'",
+    );
+    assert!(
+        credited
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("1,99999.99")),
+        "{credited}"
+    );
+}
+
+/// Long SQL answers or is refused with a message, never aborts the process; a query that
+/// would run forever is stopped at the time limit (#14, item 16).
+#[test]
+fn sql_survives_long_statements_and_stops_at_its_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    ok(throughline(lake, &["attribute", "--tenant", "t"]));
+    let terms = vec!["1"; 10_000].join("+");
+    let ors = (0..5_000)
+        .map(|n| format!("visitor_id = 'v{n}'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let unions = vec!["SELECT 1 AS n"; 2_000].join(" UNION ALL ");
+    for (what, query) in [
+        ("10,000 terms", format!("SELECT {terms} AS n")),
+        (
+            "5,000 OR predicates",
+            format!("SELECT count(*) AS n FROM touchpoints WHERE {ors}"),
+        ),
+        (
+            "2,000 UNION ALLs",
+            format!("SELECT count(*) AS n FROM ({unions})"),
+        ),
+    ] {
+        let out = throughline(lake, &["sql", "--tenant", "t", "--format", "csv", &query]);
+        // Killed by a signal (a stack overflow's abort) has no exit code.
+        assert!(out.status.code().is_some(), "{what}: {:?}", out.status);
+        if !out.status.success() {
+            assert!(
+                !stderr(&out).trim().is_empty(),
+                "{what}: a refusal says why"
+            );
+        }
+    }
+    let endless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+                   SELECT count(*) FROM r";
+    let out = Command::new(env!("CARGO_BIN_EXE_throughline"))
+        .arg("--lake")
+        .arg(lake)
+        .args(["sql", "--tenant", "t", endless])
+        .env("THROUGHLINE_SQL_TIMEOUT", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ran longer than 2 s")
+            && stderr(&out).contains("THROUGHLINE_SQL_TIMEOUT"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn sql_is_read_only_and_unknown_models_are_explained() {
     let dir = tempfile::tempdir().unwrap();
@@ -404,11 +612,12 @@ fn sql_is_read_only_and_unknown_models_are_explained() {
         let out = throughline(lake, &["sql", "--tenant", "t", statement]);
         assert!(!out.status.success(), "{statement} must be refused");
     }
-    let out = throughline(lake, &["kpi", "--tenant", "t"]);
+    // Before the first job KPIs answer the cost side, with a note saying why the rest is 0.
+    let out = ok(throughline(lake, &["kpi", "--tenant", "t"]));
     assert!(
-        stderr(&out).contains("run `throughline attribute --tenant t` first"),
-        "{}",
-        stderr(&out)
+        out.contains("note: no attribution job has run for tenant t")
+            && out.contains("until `throughline attribute --tenant t` runs"),
+        "{out}"
     );
     ok(throughline(lake, &["attribute", "--tenant", "t"]));
     let out = throughline(lake, &["kpi", "--tenant", "t", "--model", "shapley"]);

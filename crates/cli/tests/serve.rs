@@ -41,8 +41,13 @@ fn run(lake: &str, env: &[(&str, String)], args: &[&str]) -> String {
 }
 
 fn serve(lake: &str, env: &[(&str, String)]) -> Server {
+    serve_with(lake, env, &[])
+}
+
+fn serve_with(lake: &str, env: &[(&str, String)], flags: &[&str]) -> Server {
     let mut child = command(lake, env)
         .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -67,6 +72,18 @@ fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
+    let (status, _, body) = http_with_head(server, method, target, headers, body);
+    (status, body)
+}
+
+/// Like [`http`], with the answer's head (status line and headers) as the middle value.
+fn http_with_head(
+    server: &Server,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(&server.addr).unwrap();
     let mut request = format!(
         "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -87,11 +104,8 @@ fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 fn count(lake: &str, env: &[(&str, String)], query: &str) -> i64 {
@@ -145,6 +159,13 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
     )
     .trim()
     .to_owned();
+    let server_key = run(
+        lake,
+        env,
+        &["keys", "create", "--tenant", "shop", "--scope", "server"],
+    )
+    .trim()
+    .to_owned();
     let other_read = run(
         lake,
         env,
@@ -192,7 +213,11 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
         {"event_id": "d1-created", "deal_id": "D1", "lead_id": "L1", "ts": "2026-08-03T10:00:00+03:00", "type": "created", "stage": "new"},
         {"event_id": "d1-won", "deal_id": "D1", "ts": "2026-08-10T10:00:00+03:00", "type": "won", "amount": "85000.00", "currency": "UAH", "margin": "30000"}
     ]}"#;
-    let webhook = format!("/v1/webhooks/generic?tenant=shop&key={ingest}");
+    let public = format!("/v1/webhooks/generic?tenant=shop&key={ingest}");
+    let (status, body) = http(&server, "POST", &public, &[], deal);
+    assert_eq!(status, 403, "the key a web page carries cannot write money");
+    assert!(body.contains("--scope server"), "{body}");
+    let webhook = format!("/v1/webhooks/generic?tenant=shop&key={server_key}");
     assert_eq!(
         http(&server, "POST", &webhook, &[], deal),
         (200, r#"{"accepted":2,"duplicates":0}"#.into())
@@ -248,7 +273,10 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
         );
         assert_eq!(
             (status, body.as_str()),
-            (401, r#"{"error":"missing or invalid API key"}"#),
+            (
+                401,
+                r#"{"error":"missing or invalid API key or webhook credentials"}"#
+            ),
             "{target}"
         );
     }
@@ -300,11 +328,12 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
     let second = br#"{"table": "deal_events", "records": [
         {"event_id": "d2-won", "deal_id": "D2", "lead_id": "L1", "ts": "2026-08-12T10:00:00+03:00", "type": "won", "amount": "15000.00", "currency": "UAH"}
     ]}"#;
+    let server_bearer = format!("Bearer {server_key}");
     let (status, body) = http(
         &server,
         "POST",
         "/v1/webhooks/generic",
-        &[("authorization", &bearer)],
+        &[("authorization", &server_bearer)],
         second,
     );
     assert_eq!(status, 200, "{body}");
@@ -352,10 +381,18 @@ fn the_money_path_over_http(lake: &str, env: &[(&str, String)]) {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("unknown currency"), "{body}");
     let other = format!("Bearer {other_read}");
-    let (status, body) = http(&server, "GET", "/v1/kpi", &[("authorization", &other)], b"");
-    assert_eq!(
-        status, 409,
-        "the other tenant has no attribution and sees none of shop's: {body}"
+    // Before its first job a tenant's KPIs answer the cost side, and say so in a caveat.
+    let (status, head, body) =
+        http_with_head(&server, "GET", "/v1/kpi", &[("authorization", &other)], b"");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.to_lowercase()
+            .contains("throughline-caveat: no attribution job has run for tenant other"),
+        "{head}"
+    );
+    assert!(
+        body.matches("\"group\"").count() <= 1 && !body.contains("UAH"),
+        "the other tenant sees none of shop's: {body}"
     );
     assert_eq!(
         http(
@@ -442,4 +479,92 @@ fn create_bucket_and_table(endpoint: &str, bucket: &str, table: &str) {
         "POST / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\nContent-Type: application/x-amz-json-1.0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     ));
+}
+
+/// Idle and trickling connections are closed and the connection cap holds, while a client
+/// that behaves is still answered (#14, item 15). No timing is asserted beyond "closed at
+/// some point within a generous bound".
+#[test]
+fn serve_closes_idle_and_slow_connections_and_caps_them() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().to_str().unwrap();
+    let closed_within = |stream: &mut TcpStream, bound: Duration| -> bool {
+        stream.set_read_timeout(Some(bound)).unwrap();
+        let mut buf = Vec::new();
+        // The server closes: read_to_end returns (with a 408 answer or nothing).
+        stream.read_to_end(&mut buf).is_ok()
+    };
+
+    // The cap: four idle connections fill it; a fifth client waits unanswered until one of
+    // them goes, then is answered.
+    let capped = serve_with(lake, &[], &["--max-connections", "4"]);
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(&capped.addr).unwrap())
+        .collect();
+    let mut fifth = TcpStream::connect(&capped.addr).unwrap();
+    fifth
+        .write_all(b"GET /v1/throughline.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut first = [0u8; 1];
+    assert!(
+        fifth.read(&mut first).is_err(),
+        "a fifth connection is not served while four are open"
+    );
+    drop(idle.pop());
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    fifth.read_to_end(&mut answer).unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(idle);
+
+    // Timeouts: an idle connection, a head that never ends and a trickling body are closed.
+    let server = serve_with(lake, &[], &["--header-timeout", "1", "--body-timeout", "1"]);
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(20)),
+        "idle closed"
+    );
+    let (status, _) = http(&server, "GET", "/v1/throughline.js", &[], b"");
+    assert_eq!(status, 200, "a client that behaves is answered");
+
+    // A head that never ends is closed.
+    let mut slow_head = TcpStream::connect(&server.addr).unwrap();
+    slow_head
+        .write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    assert!(closed_within(&mut slow_head, Duration::from_secs(20)));
+
+    // A body that trickles in gets 408 with a reason, though bytes keep arriving.
+    let mut slow_body = TcpStream::connect(&server.addr).unwrap();
+    slow_body
+        .write_all(
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[",
+        )
+        .unwrap();
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(300));
+        if slow_body.write_all(b" ").is_err() {
+            break;
+        }
+    }
+    slow_body
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = slow_body.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408") && answer.contains("did not arrive within 1 s"),
+        "{answer}"
+    );
 }

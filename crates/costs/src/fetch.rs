@@ -184,6 +184,9 @@ pub(crate) struct Fetcher<'a> {
     /// The authentication header: (name, value).
     pub auth: (&'static str, String),
     pub max_pages: u32,
+    /// The last answer the platform refused or that could not be read (as received), so a
+    /// failed pull can keep it under `quarantine/` for diagnosis.
+    pub refused: std::sync::Mutex<Option<Bytes>>,
 }
 
 impl Fetcher<'_> {
@@ -200,6 +203,10 @@ impl Fetcher<'_> {
             &String::from_utf8_lossy(&body),
             &secrets,
         ))
+    }
+
+    fn remember_refused(&self, body: Option<Bytes>) {
+        *self.refused.lock().expect("no panics while locked") = body;
     }
 
     fn fail(&self) -> impl Fn(String) -> PullError + '_ {
@@ -245,15 +252,18 @@ impl Fetcher<'_> {
             },
             |answer| {
                 let status = answer.status;
-                if (200..300).contains(&status) {
-                    return match account.body_error(&answer.body) {
+                let verdict = if (200..300).contains(&status) {
+                    match account.body_error(&answer.body) {
                         Some(action) => Err((action, format!("HTTP {status} with an error body"))),
-                        None => Ok(answer.body),
-                    };
-                }
-                let action =
-                    account.read_error(status, answer.retry_after.as_deref(), &answer.body);
-                Err((action, format!("HTTP {status}")))
+                        None => Ok(answer.body.clone()),
+                    }
+                } else {
+                    let action =
+                        account.read_error(status, answer.retry_after.as_deref(), &answer.body);
+                    Err((action, format!("HTTP {status}")))
+                };
+                self.remember_refused(verdict.is_err().then_some(answer.body));
+                verdict
             },
         )
         .await
@@ -276,14 +286,19 @@ impl Fetcher<'_> {
             report.retries += retries;
             let (body, extension) = if body.starts_with(b"PK\x03\x04") {
                 // Microsoft's download: a zip archive with one CSV.
-                let csv = unzip_single_file(&body).map_err(|e| (self.fail())(e))?;
+                let csv = unzip_single_file(&body).map_err(|e| {
+                    self.remember_refused(Some(body.clone()));
+                    (self.fail())(e)
+                })?;
                 (csv, "csv")
             } else if body.first().is_some_and(|b| matches!(b, b'{' | b'[')) {
                 (body, "json")
             } else {
                 (body, "txt")
             };
-            let page = self.account.read_page(range, &body)?;
+            let page = self.account.read_page(range, &body).inspect_err(|_| {
+                self.remember_refused(Some(body.clone()));
+            })?;
             report.bodies.push((body, extension));
             report.costs.extend(page.costs);
             report.notes.extend(page.notes);

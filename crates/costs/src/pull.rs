@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::NaiveDate;
 use serde::Serialize;
 use throughline_lake::Lake;
@@ -169,13 +170,21 @@ impl Puller {
             account,
             auth,
             max_pages: ads.max_pages,
+            refused: Default::default(),
         };
         // The rows this pull owns in a day: its platform's and account's.
         let owner = [("platform", platform), ("account_id", account_id.as_str())];
         let raw_source = format!("ads-{platform}");
         let mut stored_to = cursor;
         for piece in range.chunks(account.max_days_per_report()) {
-            let pulled = fetcher.cost_report(piece).await?;
+            let pulled = match fetcher.cost_report(piece).await {
+                Ok(pulled) => pulled,
+                Err(e) => {
+                    self.keep_refused(tenant, &fetcher, &raw_source, piece, &e)
+                        .await;
+                    return Err(e);
+                }
+            };
             report.pages += pulled.pages;
             report.retries += pulled.retries;
             report.notes.extend(pulled.notes);
@@ -197,9 +206,17 @@ impl Puller {
                 report.cost_rows += rows.len();
             }
             if let Account::GoogleAds(settings) = account {
-                report.click_rows += self
+                match self
                     .pull_clicks(tenant, &fetcher, settings, piece, window.today, &owner)
-                    .await?;
+                    .await
+                {
+                    Ok(rows) => report.click_rows += rows,
+                    Err(e) => {
+                        self.keep_refused(tenant, &fetcher, &raw_source, piece, &e)
+                            .await;
+                        return Err(e);
+                    }
+                }
             }
             // The cursor moves only forward, and only past stored days.
             if stored_to.is_none_or(|c| c < piece.to) {
@@ -212,6 +229,45 @@ impl Puller {
             tracing::info!(%tenant, platform, account = %account_id, from = %piece.from, to = %piece.to, rows = report.cost_rows, "stored");
         }
         Ok(())
+    }
+
+    /// Keeps the answer that failed a pull (redacted) under `quarantine/ads-<platform>/`,
+    /// with the error, so a refused or malformed report can be diagnosed. Nothing is kept
+    /// when the failure had no answer (a network error); a failure to keep it is logged.
+    async fn keep_refused(
+        &self,
+        tenant: &TenantId,
+        fetcher: &Fetcher<'_>,
+        source: &str,
+        piece: DateRange,
+        error: &PullError,
+    ) {
+        let Some(body) = fetcher
+            .refused
+            .lock()
+            .expect("no panics while locked")
+            .take()
+        else {
+            return;
+        };
+        let entry = serde_json::json!({
+            "platform": fetcher.account.platform().name(),
+            "account": fetcher.account.account_id(),
+            "from": piece.from.to_string(),
+            "to": piece.to.to_string(),
+            "error": error.to_string(),
+            "body": String::from_utf8_lossy(&body),
+        });
+        let entry = fetcher.redacted(Bytes::from(
+            serde_json::to_vec_pretty(&entry).expect("an entry serialises"),
+        ));
+        if let Err(e) = self
+            .lake
+            .quarantine_file(source, tenant, "refused.json", entry)
+            .await
+        {
+            tracing::warn!(%tenant, source, error = %e, "could not keep the refused answer");
+        }
     }
 
     /// Google Ads `click_view`, one day per request, for the days of `piece` Google still

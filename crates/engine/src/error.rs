@@ -18,6 +18,12 @@ pub enum Error {
     Settings(String),
     #[error("{0}")]
     ReadOnly(String),
+    #[error(
+        "the query ran longer than {secs} s, the limit for ad-hoc SQL: narrow it (a date \
+         filter, LIMIT) or raise THROUGHLINE_SQL_TIMEOUT (seconds; 0: no limit)",
+        secs = .0.as_secs()
+    )]
+    TimedOut(std::time::Duration),
     #[error("reporting currency: {0}")]
     ReportingCurrency(String),
     #[error("writing a part file of the job's result failed: {0}")]

@@ -125,8 +125,10 @@ impl Engine {
     /// total revenue the won deals' amounts converted; rows without a rate for their day
     /// are left out of the money and counted (`costs_without_rate`,
     /// `conversions_without_rate`).
+    ///
+    /// Before the first attribution job (or `as_of` before it) the cost side still answers:
+    /// leads, deals and revenue are 0 and [`Engine::kpi_caveats`] says why.
     pub async fn kpi(&self, query: &KpiQuery) -> Result<Vec<RecordBatch>> {
-        self.require_attribution()?;
         // Checks the model before looking at the data for a currency.
         query.params_batch()?;
         let scope = self.scope()?;
@@ -147,6 +149,21 @@ impl Engine {
             .collect()
             .await?;
         Ok(report)
+    }
+
+    /// What a reader of [`Engine::kpi`]'s answer must know to read it right, one sentence
+    /// each (the CLI prints them under the table; HTTP sends them as `Throughline-Caveat`).
+    pub fn kpi_caveats(&self) -> Vec<String> {
+        let mut caveats = Vec::new();
+        if !self.has_attribution() {
+            caveats.push(format!(
+                "no attribution job has run for tenant {tenant} (as of the data read): cost, \
+                 impressions and clicks are the ad costs', but leads, deals won, revenue and \
+                 margin are 0 until `throughline attribute --tenant {tenant}` runs",
+                tenant = self.tenant
+            ));
+        }
+        caveats
     }
 
     /// Installs kpi.sql in `scope` for `query`, its currency resolved: over the registered
@@ -228,8 +245,19 @@ impl Engine {
     /// Runs one read-only query over the tenant's tables and views. The views it names are
     /// installed first, with their files' default parameters (the report views, e.g.
     /// `kpi_report`, as `kpi` with no options computes them live); a query of the tables
-    /// alone plans no view.
+    /// alone plans no view. It may plan and run for the engine's SQL time limit
+    /// (`THROUGHLINE_SQL_TIMEOUT`); past it the query is cancelled.
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        let answer = self.sql_unlimited(query);
+        match self.sql_time_limit {
+            None => answer.await,
+            Some(limit) => tokio::time::timeout(limit, answer)
+                .await
+                .map_err(|_| Error::TimedOut(limit))?,
+        }
+    }
+
+    async fn sql_unlimited(&self, query: &str) -> Result<Vec<RecordBatch>> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

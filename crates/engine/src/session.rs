@@ -45,6 +45,8 @@ pub struct Engine {
     /// first use ([`Engine::views`]): planning them is most of opening an engine, and a
     /// KPI answer from the rollups needs none of them.
     pub(crate) views: tokio::sync::OnceCell<()>,
+    /// How long [`Engine::sql`] may plan and run a query (`None`: no limit).
+    pub(crate) sql_time_limit: Option<std::time::Duration>,
 }
 
 /// The schema of `attribution_result`, the same for every tenant (it depends on the SQL
@@ -87,6 +89,7 @@ impl Engine {
             as_of,
             files: std::collections::HashMap::new(),
             views: tokio::sync::OnceCell::new(),
+            sql_time_limit: limits.sql_time_limit(),
         };
         engine.register_inputs().await?;
         set_params(&engine.ctx, JobSettings::default().params_batch()?)?;
@@ -241,7 +244,7 @@ impl Engine {
     }
 
     /// Whether a job has committed attribution rows for the tenant.
-    fn has_attribution(&self) -> bool {
+    pub(crate) fn has_attribution(&self) -> bool {
         self.files
             .get(ATTRIBUTION_TABLE)
             .is_some_and(|f| !f.files.is_empty())

@@ -2,7 +2,7 @@
 (function (w, d) {
   'use strict';
   // The campaign parameters and click ids kept for forms; ALL = UTM + click ids.
-  var CLICK_IDS = 'gclid gbraid wbraid fbclid ttclid msclkid yclid li_fat_id twclid'.split(' ');
+  var CLICK_IDS = 'gclid gbraid wbraid dclid msclkid yclid ttclid twclid li_fat_id epik sccid fbclid'.split(' ');
   var ALL = 'utm_source utm_medium utm_campaign utm_content utm_term utm_id'.split(' ').concat(CLICK_IDS);
   var loc = w.location;
   var VID = 'tl_vid', FIRST = 'tl_first', LAST = 'tl_last', CONSENT = 'tl_consent', MARK = 'data-tl';

@@ -6,6 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// The one body of every 401: a bad key, a webhook that does not verify, and a webhook for
+/// an unknown tenant or a CRM the tenant has not set up all read alike (docs/HTTP.md).
+pub const UNAUTHORIZED_ANSWER: &str = "missing or invalid API key or webhook credentials";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -16,12 +20,18 @@ pub enum ApiError {
         count: usize,
         reasons: Vec<serde_json::Value>,
     },
-    /// Unknown key, wrong scope or unknown tenant: one answer for all.
+    /// Unknown key, wrong scope or unknown tenant, and a webhook for a tenant or CRM that is
+    /// not set up: one answer for all.
     #[error("unauthorized")]
     Unauthorized,
-    /// A webhook whose signature, token or credentials do not verify (or too old).
+    /// A webhook whose signature, token or credentials do not verify (or too old). The
+    /// reason is logged and kept in quarantine; the sender gets the same answer as
+    /// `Unauthorized`, so a stranger cannot tell which CRMs a tenant uses.
     #[error("{0}")]
     Unverified(String),
+    /// A good key of a scope that may not do this (a public ingest key writing money).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -38,6 +48,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Rejected { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::Unverified(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -54,11 +65,11 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({ "error": self.to_string(), "rejected": reasons, "kept_for_replay": true }),
             ),
-            ApiError::Unauthorized => (
+            ApiError::Unauthorized | ApiError::Unverified(_) => (
                 StatusCode::UNAUTHORIZED,
-                json!({ "error": "missing or invalid API key" }),
+                json!({ "error": UNAUTHORIZED_ANSWER }),
             ),
-            ApiError::Unverified(reason) => (StatusCode::UNAUTHORIZED, json!({ "error": reason })),
+            ApiError::Forbidden(reason) => (StatusCode::FORBIDDEN, json!({ "error": reason })),
             ApiError::NotFound(reason) => (StatusCode::NOT_FOUND, json!({ "error": reason })),
             ApiError::Conflict(reason) => (StatusCode::CONFLICT, json!({ "error": reason })),
             ApiError::Unavailable(detail) => {
@@ -95,8 +106,8 @@ impl From<throughline_ingest::IngestError> for ApiError {
             },
             IngestError::Invalid(reason) => ApiError::BadRequest(reason),
             IngestError::Unverified(reason) => ApiError::Unverified(reason),
-            // The same answer as an unknown path: no probing for tenants.
-            IngestError::NotConfigured(_) => ApiError::NotFound("not found".into()),
+            // The same answer as a bad key or signature: no probing for tenants or CRMs.
+            IngestError::NotConfigured(_) => ApiError::Unauthorized,
             e @ (IngestError::Lake(_) | IngestError::State(_) | IngestError::WriterStopped) => {
                 ApiError::Unavailable(e.to_string())
             }

@@ -16,6 +16,7 @@ pub mod auth;
 mod bots;
 mod error;
 mod links;
+pub mod listener;
 mod routes;
 pub mod runtime;
 

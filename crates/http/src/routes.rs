@@ -69,15 +69,46 @@ async fn ingest_tenant(
     params: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<TenantId, ApiError> {
+    scoped_tenant(ingestor, params, headers, KeyScope::Ingest).await
+}
+
+async fn scoped_tenant(
+    ingestor: &IngestApi,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    scope: KeyScope,
+) -> Result<TenantId, ApiError> {
     ingestor
         .keys
         .tenant_for(
             ingestor.state.as_ref(),
             key_from(headers, params.get("key").map(String::as_str)),
             params.get("tenant").map(String::as_str),
-            KeyScope::Ingest,
+            scope,
         )
         .await
+}
+
+/// The tenant of a key that may write `table`: deal events and orders (money) need a
+/// server key; a public ingest key gets 403 saying so.
+async fn writer_tenant(
+    ingestor: &IngestApi,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    table: Table,
+) -> Result<TenantId, ApiError> {
+    if !matches!(table, Table::DealEvents | Table::Orders) {
+        return ingest_tenant(ingestor, params, headers).await;
+    }
+    match scoped_tenant(ingestor, params, headers, KeyScope::Server).await {
+        Err(ApiError::Unauthorized) if ingest_tenant(ingestor, params, headers).await.is_ok() => {
+            Err(ApiError::Forbidden(format!(
+                "{} need a server key (throughline keys create --scope server): the ingest key a web page carries may add touchpoints and leads only",
+                table.name()
+            )))
+        }
+        other => other,
+    }
 }
 
 async fn post_events(
@@ -197,8 +228,9 @@ async fn get_snippet() -> impl IntoResponse {
 
 /// `POST /v1/webhooks/{crm}?tenant=T`: a vendor's delivery, verified with the tenant's
 /// settings (docs/WEBHOOKS.md). An unknown tenant, or one without this CRM set up, gets
-/// the same 404 as an unknown path. `generic` without settings takes the import-column
-/// envelope with an ingest key (docs/HTTP.md).
+/// the same 401 as a delivery that does not verify, so nobody learns which CRMs a tenant
+/// uses; an unknown CRM name is an unknown path (404). `generic` without settings takes
+/// the import-column envelope with an ingest key (docs/HTTP.md).
 async fn post_webhook(
     State(ingestor): Shared,
     Path(crm_name): Path<String>,
@@ -208,8 +240,7 @@ async fn post_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound("not found".into());
-    let crm = Crm::from_name(&crm_name).ok_or_else(not_found)?;
+    let crm = Crm::from_name(&crm_name).ok_or_else(|| ApiError::NotFound("not found".into()))?;
     let configured = params
         .get("tenant")
         .and_then(|t| ingestor.config.tenant(t).map(|c| (t, c)))
@@ -220,9 +251,9 @@ async fn post_webhook(
                 .await?
                 .into_response());
         }
-        return Err(not_found());
+        return Err(ApiError::Unauthorized);
     };
-    let tenant = TenantId::parse(tenant).map_err(|_| not_found())?;
+    let tenant = TenantId::parse(tenant).map_err(|_| ApiError::Unauthorized)?;
     let header_pairs: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(name, value)| {
@@ -265,7 +296,8 @@ async fn post_generic_envelope(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Json<IngestOutcome>, ApiError> {
-    let tenant = ingest_tenant(ingestor, params, headers).await?;
+    // Any ingest or server key first: a stranger learns nothing about the body's checks.
+    ingest_tenant(ingestor, params, headers).await?;
     let envelope: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let table = match envelope.get("table").and_then(|t| t.as_str()) {
@@ -278,6 +310,7 @@ async fn post_generic_envelope(
             ));
         }
     };
+    let tenant = writer_tenant(ingestor, params, headers, table).await?;
     let records = match (envelope.get("records"), envelope.get("record")) {
         (Some(list), None) => json_values(list)?,
         (None, Some(one)) => json_values(one)?,

@@ -27,6 +27,10 @@ use crate::group_commit::TouchpointWriter;
 use crate::{IngestError, Result};
 
 /// How long a delivery's key is remembered: longer than any vendor's retry schedule.
+/// The most days one request's records may fall on (each day of a table is a file);
+/// docs/HTTP.md.
+pub const MAX_DAYS_PER_REQUEST: usize = 100;
+
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(35 * 24 * 3600);
 
 #[derive(Debug, Clone)]
@@ -162,18 +166,40 @@ impl Ingestor {
         records: Vec<HashMap<String, String>>,
     ) -> std::result::Result<Vec<Row>, Vec<Rejected>> {
         let options = self.options_for(tenant);
-        let mut rows = Vec::with_capacity(records.len());
+        let parsed: Vec<_> = records
+            .into_iter()
+            .map(|record| (table.parse(&record, &options), record))
+            .collect();
+        let days: HashSet<i32> = parsed
+            .iter()
+            .filter_map(|(row, _)| row.as_ref().ok().map(|r| r.date))
+            .collect();
+        // Each day is a partition, hence a file: one small request must not write thousands.
+        let too_many_days = (days.len() > MAX_DAYS_PER_REQUEST).then(|| {
+            format!(
+                "the request's records fall on {} different days, more than {MAX_DAYS_PER_REQUEST} \
+                 per request: send each day's records separately, or import history with \
+                 `throughline import`",
+                days.len()
+            )
+        });
+        let mut rows = Vec::with_capacity(parsed.len());
         let mut rejected = Vec::new();
-        for (i, record) in records.into_iter().enumerate() {
-            match table.parse(&record, &options) {
-                Ok(row) => rows.push(row),
-                Err(e) => rejected.push(Rejected {
-                    origin: origin.to_owned(),
-                    line: i as u64 + 1,
-                    reason: format!("{}: {e}", table.name()),
-                    record: record.into_iter().collect::<BTreeMap<_, _>>(),
-                }),
-            }
+        for (i, (row, record)) in parsed.into_iter().enumerate() {
+            let reason = match (row, &too_many_days) {
+                (Ok(row), None) => {
+                    rows.push(row);
+                    continue;
+                }
+                (Ok(_), Some(reason)) => reason.clone(),
+                (Err(e), _) => format!("{}: {e}", table.name()),
+            };
+            rejected.push(Rejected {
+                origin: origin.to_owned(),
+                line: i as u64 + 1,
+                reason,
+                record: record.into_iter().collect::<BTreeMap<_, _>>(),
+            });
         }
         if rejected.is_empty() {
             Ok(rows)

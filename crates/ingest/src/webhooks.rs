@@ -226,7 +226,10 @@ impl Ingestor {
             headers: &entry.meta.headers,
             body: &body,
         };
-        let checks = Checks::replay(Utc::now(), entry.meta.verified);
+        // Read as of its arrival: a payload without times is dated when it arrived.
+        let arrived = chrono::DateTime::parse_from_rfc3339(&entry.meta.received_at)
+            .map_or_else(|_| Utc::now(), |t| t.to_utc());
+        let checks = Checks::replay(arrived, entry.meta.verified);
         let mut meta = entry.meta.clone();
         self.process_delivery(
             &tenant,

@@ -20,6 +20,9 @@ pub enum Error {
         "cannot read the lake as of {0:?}: give a version of the attribution table (e.g. 12), a time (2026-11-30T18:00:00Z) or a day (2026-11-30)"
     )]
     AsOf(String),
+    /// An operation the table does not offer, with what to do instead.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("invalid retention period: {0}")]
     Retention(String),
     #[error("cannot migrate {path}: {reason}")]

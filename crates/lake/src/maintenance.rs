@@ -1,9 +1,9 @@
 //! Table upkeep, run by the attribution job for its tenant and by `throughline lake
 //! optimize|vacuum`:
-//! - [`Lake::compact`]: drops rows a crashed and retried ingest stored twice, then
-//!   bin-packs the many small files that per-request and group-commit writes make (Delta
-//!   `OPTIMIZE`: one commit that adds the merged files and removes the small ones, which
-//!   stay readable for older versions).
+//! - [`Lake::compact`]: merges the many small files that per-request and group-commit
+//!   writes make, one file per partition, dropping rows a crashed and retried ingest
+//!   stored twice: one commit that adds the merged files and removes the small ones,
+//!   which stay readable for older versions.
 //! - [`Lake::vacuum`]: deletes data files no version within the retention period needs
 //!   (removed by a commit, or never committed by a job that died), so a reader that
 //!   planned on an older version keeps its files for that long.
@@ -38,43 +38,34 @@ pub struct VacuumReport {
 }
 
 impl Lake {
-    /// Drops duplicate rows of the tenant's partitions that have more than one file, then
-    /// bin-packs the tenant's small files (Delta `OPTIMIZE`).
+    /// Merges each of the tenant's partitions that has several files into one file,
+    /// dropping rows a retried ingest stored twice, in one commit. Two compactions at once
+    /// (two jobs, a job and `lake optimize`) cannot both land: the commit removes exactly
+    /// the files it read, and a commit that finds one of them gone plans again from the
+    /// winner's files. (delta-rs's `OPTIMIZE` marks its removals as no data change, which
+    /// its conflict check lets through: two of them at once left both merged copies live,
+    /// every row twice.) Files appended meanwhile are left for the next compaction.
     #[cfg(feature = "jobs")]
     pub async fn compact(&self, table: Table, tenant: &TenantId) -> Result<CompactionReport> {
         let Some(delta) = self.delta_table(table.name()).await? else {
             return Ok(CompactionReport::default());
         };
         let files_before = tenant_files(&delta, table.name(), tenant, None)?.len();
-        let duplicates_dropped = self.drop_duplicates(table, tenant).await?;
-        let delta = self
-            .delta_table(table.name())
-            .await?
-            .expect("the table exists: it was just read");
-        let filters = [(
-            TENANT_COLUMN,
-            deltalake_core::FilterOp::Eq,
-            deltalake_core::FilterValue::Scalar(tenant.as_str()),
-        )];
-        let optimized = delta
-            .optimize()
-            .with_filters(&filters)
-            .with_writer_properties(crate::parquet_io::writer_properties()?)
-            .await;
-        match optimized {
-            Ok((delta, metrics)) => {
-                if metrics.num_files_removed > 0 {
-                    tracing::info!(table = table.name(), %tenant, added = metrics.num_files_added, removed = metrics.num_files_removed, "optimized");
-                }
-                self.snapshots().put(table.name(), delta);
+        let mut duplicates_dropped = 0;
+        for _ in 0..crate::store::REPLAN_ATTEMPTS {
+            if let Some(dropped) = self.merge_partitions(table, tenant).await? {
+                duplicates_dropped = dropped;
+                break;
             }
-            // Another compaction of the same files won: theirs stands.
-            Err(e) => tracing::warn!(table = table.name(), %tenant, error = %e, "optimize skipped"),
+            tracing::info!(table = table.name(), %tenant, "the files changed during compaction: planning again");
         }
         let files_after = match self.delta_table(table.name()).await? {
             Some(delta) => tenant_files(&delta, table.name(), tenant, None)?.len(),
             None => 0,
         };
+        if files_after != files_before {
+            tracing::info!(table = table.name(), %tenant, files_before, files_after, duplicates_dropped, "compacted");
+        }
         Ok(CompactionReport {
             files_before,
             files_after,
@@ -83,11 +74,12 @@ impl Lake {
     }
 
     #[cfg(feature = "jobs")]
-    /// Rewrites, in one commit, the partitions of the tenant where a row key repeats
-    /// (only partitions with several files are read: one file was written at once).
-    async fn drop_duplicates(&self, table: Table, tenant: &TenantId) -> Result<usize> {
+    /// One compaction attempt: rewrites every partition of the tenant with several files as
+    /// one file without repeated keys. `None`: a file it read was removed by another commit
+    /// before its own (nothing committed; plan again).
+    async fn merge_partitions(&self, table: Table, tenant: &TenantId) -> Result<Option<usize>> {
         let Some(delta) = self.delta_table(table.name()).await? else {
-            return Ok(0);
+            return Ok(Some(0));
         };
         let mut partitions: BTreeMap<i32, Vec<TableFile>> = BTreeMap::new();
         for file in tenant_files(&delta, table.name(), tenant, None)? {
@@ -95,57 +87,49 @@ impl Lake {
                 partitions.entry(date).or_default().push(file);
             }
         }
-        let mut rewritten = Vec::new();
+        let mut merged_files = Vec::new();
         let mut replaced: HashSet<Path> = HashSet::new();
         let mut dropped = 0;
+        let schema = table.schema();
         for (date, files) in partitions.into_iter().filter(|(_, f)| f.len() > 1) {
-            let schema = table.schema();
             let mut batches = Vec::new();
             for file in &files {
                 for batch in read_parquet(self.get(&file.key).await?, None)? {
-                    batches.push(
-                        batch
-                            .with_schema(schema.clone())
-                            .map_err(|e| Error::Schema {
-                                path: file.key.to_string(),
-                                table: table.name().into(),
-                                reason: e.to_string(),
-                            })?,
-                    );
+                    batches.push(conform(&batch, &schema).map_err(|reason| Error::Schema {
+                        path: file.key.to_string(),
+                        table: table.name().into(),
+                        reason,
+                    })?);
                 }
             }
             let merged = concat_batches(&schema, &batches)?;
             let keep = first_of_each_key(&merged, table);
-            let repeated = merged.num_rows() - keep.true_count();
-            if repeated == 0 {
-                continue;
-            }
-            dropped += repeated;
+            dropped += merged.num_rows() - keep.true_count();
             let unique = filter_record_batch(&merged, &keep)?;
-            rewritten.push(
+            merged_files.push(
                 self.write_data_file(table.name(), tenant, Some(date), &[unique])
                     .await?,
             );
             replaced.extend(files.into_iter().map(|f| f.key));
         }
-        if rewritten.is_empty() {
-            return Ok(0);
+        if merged_files.is_empty() {
+            return Ok(Some(0));
         }
         let committed = self
             .commit(
                 table.name(),
                 tenant,
                 Some(delta),
-                &rewritten,
+                &merged_files,
                 || DeltaOperation::Write {
                     mode: SaveMode::Overwrite,
                     partition_by: Some(partition_columns(true)),
                     predicate: Some(format!(
-                        "{TENANT_COLUMN} = '{tenant}' (duplicates dropped by {DATE_COLUMN})"
+                        "{TENANT_COLUMN} = '{tenant}' (compacted: one file per {DATE_COLUMN}, duplicates dropped)"
                     )),
                 },
                 |current| {
-                    // All the partitions' files as they were read, or another compaction won.
+                    // All the partitions' files as they were read, or another writer won.
                     let now: Vec<Path> = current
                         .iter()
                         .filter(|f| replaced.contains(&f.key))
@@ -155,12 +139,8 @@ impl Lake {
                 },
             )
             .await?;
-        if committed.is_none() {
-            tracing::info!(table = table.name(), %tenant, "duplicates left to the next compaction: the files changed meanwhile");
-            return Ok(0);
-        }
-        tracing::info!(table = table.name(), %tenant, dropped, "duplicate rows dropped");
-        Ok(dropped)
+        // A lost race leaves the merged files uncommitted: VACUUM deletes them.
+        Ok(committed.map(|_| dropped))
     }
 
     /// Deletes the files of `table` that no version committed within `retention` names
@@ -236,6 +216,27 @@ fn first_of_each_key(batch: &arrow::record_batch::RecordBatch, table: Table) -> 
             Some(seen.insert(join_key(&parts)))
         })
         .collect()
+}
+
+/// `batch` as a batch of the stored `schema`, its columns found by name: files written by
+/// other writers (Delta OPTIMIZE in delta-rs, pyarrow before a migration) mark every column
+/// nullable and may order them otherwise. A required column holding nulls is an error.
+#[cfg(feature = "jobs")]
+fn conform(
+    batch: &arrow::record_batch::RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+) -> std::result::Result<arrow::record_batch::RecordBatch, String> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            batch
+                .column_by_name(field.name())
+                .cloned()
+                .ok_or_else(|| format!("column {} is missing", field.name()))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
 }
 
 #[cfg(all(test, feature = "jobs"))]
@@ -361,6 +362,44 @@ mod tests {
         );
     }
 
+    #[test]
+    fn files_of_other_writers_conform_to_the_stored_schema() {
+        use arrow::array::{ArrayRef, TimestampMicrosecondArray};
+        use arrow::datatypes::{Field, Schema};
+        use std::sync::Arc;
+        let stored = Table::Touchpoints.schema();
+        // Every column nullable and in reverse order, as another writer may leave them.
+        let fields: Vec<Field> = stored
+            .fields()
+            .iter()
+            .rev()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let column = |f: &Field, id: Option<&str>| -> ArrayRef {
+            match f.name().as_str() {
+                "ts" => Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1_000_000)]).with_timezone("UTC"),
+                ),
+                "event_id" => Arc::new(StringArray::from(vec![id])),
+                _ => Arc::new(StringArray::from(vec![None::<&str>])),
+            }
+        };
+        let batch = |id| {
+            let columns = fields.iter().map(|f| column(f, id)).collect();
+            arrow::record_batch::RecordBatch::try_new(
+                Arc::new(Schema::new(fields.clone())),
+                columns,
+            )
+            .unwrap()
+        };
+        let conformed = conform(&batch(Some("e1")), &stored).unwrap();
+        assert_eq!(conformed.schema(), stored);
+        // `with_schema` refuses exactly this file: the stored schema is stricter.
+        assert!(batch(Some("e1")).with_schema(stored.clone()).is_err());
+        let error = conform(&batch(None), &stored).unwrap_err();
+        assert!(error.contains("event_id"), "{error}");
+    }
+
     #[tokio::test]
     async fn compaction_drops_retried_rows_and_keeps_old_versions_readable_until_vacuum() {
         let dir = tempfile::tempdir().unwrap();
@@ -401,6 +440,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows(now), 4);
+        // An import reads the keys of the compacted file and stores only the new row.
+        let appended = lake
+            .append(Table::Touchpoints, &tenant, &["d", "e"].map(row))
+            .await
+            .unwrap();
+        assert_eq!((appended.stored, appended.already_present), (1, 1));
+        lake.compact(Table::Touchpoints, &tenant).await.unwrap();
         // An older version still reads its three files, and they are still there.
         let old = lake
             .table_files(
@@ -427,7 +473,8 @@ mod tests {
             .vacuum("touchpoints", std::time::Duration::ZERO)
             .await
             .unwrap();
-        assert_eq!(gone.files_deleted, 3);
+        // The three small files, the first compaction's output and the appended file.
+        assert_eq!(gone.files_deleted, 5);
         assert_eq!(
             lake.compact(Table::Touchpoints, &tenant)
                 .await
@@ -435,5 +482,69 @@ mod tests {
                 .files_after,
             1
         );
+    }
+
+    /// Two compactions of the same files at once (two jobs, or a job and `lake optimize`,
+    /// each a process with its own view of the log): one lands, the other plans again
+    /// from its result; every row stays visible once (#14, item 13).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_compactions_at_once_leave_every_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().to_str().unwrap().to_owned();
+        let tenant = TenantId::parse("t").unwrap();
+        let row = |id: String, day: u32| {
+            let record: std::collections::HashMap<String, String> = [
+                ("event_id".to_owned(), id),
+                ("ts".to_owned(), format!("2026-08-{day:02}T10:00:00Z")),
+                ("url".to_owned(), "https://k.ua/".to_owned()),
+            ]
+            .into_iter()
+            .collect();
+            Table::Touchpoints
+                .parse(&record, &ParseOptions::default())
+                .unwrap()
+        };
+        let writer = Lake::open(&location).unwrap();
+        for batch in 0..6 {
+            let rows: Vec<_> = (0..20)
+                .map(|n| row(format!("e{batch}-{n}"), 1 + n % 5))
+                .collect();
+            writer
+                .write_rows(Table::Touchpoints, &tenant, &rows)
+                .await
+                .unwrap();
+        }
+        let mut expected = 120;
+        for round in 0..3 {
+            // A small file on every day, written twice (a retried request).
+            let more: Vec<_> = (0..5)
+                .map(|n| row(format!("r{round}-{n}"), 1 + n))
+                .collect();
+            for _ in 0..2 {
+                writer
+                    .write_rows(Table::Touchpoints, &tenant, &more)
+                    .await
+                    .unwrap();
+            }
+            expected += 5;
+            let (a, b) = (
+                Lake::open(&location).unwrap(),
+                Lake::open(&location).unwrap(),
+            );
+            let (first, second) = tokio::join!(
+                a.compact(Table::Touchpoints, &tenant),
+                b.compact(Table::Touchpoints, &tenant)
+            );
+            first.unwrap();
+            second.unwrap();
+            let files = Lake::open(&location)
+                .unwrap()
+                .table_files("touchpoints", &tenant, &AsOf::Latest)
+                .await
+                .unwrap();
+            let rows: u64 = files.files.iter().map(|f| f.rows.unwrap_or(0)).sum();
+            assert_eq!(rows, expected, "round {round}: every row once");
+            assert_eq!(files.files.len(), 5, "round {round}: one file per day");
+        }
     }
 }

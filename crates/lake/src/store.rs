@@ -60,7 +60,7 @@ impl SnapshotCache {
 }
 
 /// Plans of a replaced day made again when other commits keep changing its files.
-const REPLAN_ATTEMPTS: usize = 5;
+pub(crate) const REPLAN_ATTEMPTS: usize = 5;
 
 /// What an append did: rows stored, and rows skipped because the lake already had them.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -361,6 +361,44 @@ impl Lake {
             table: table.name().into(),
             tenant: tenant.to_string(),
         })
+    }
+
+    /// Deletes a tenant's rows of `table` whose key is one of `keys` (tables keyed by one
+    /// column: touchpoints and deal events by `event_id`, leads by `lead_id`, orders by
+    /// `order_id`), one commit per row found: the operator's way to take out a row that
+    /// should never have been stored. Earlier versions keep it for the retention period
+    /// (`--as-of`). Returns each key found with its day; keys not found are left out.
+    pub async fn delete_rows(
+        &self,
+        table: Table,
+        tenant: &TenantId,
+        keys: &[String],
+    ) -> Result<Vec<(String, i32)>> {
+        let &[key_column] = table.key_columns() else {
+            return Err(Error::Unsupported(format!(
+                "rows of {} are not deleted one by one: re-pull or re-import their day, which \
+                 replaces it",
+                table.name()
+            )));
+        };
+        let Some(delta) = self.delta_table(table.name()).await? else {
+            return Ok(Vec::new());
+        };
+        let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let mut found = Vec::new();
+        for file in tenant_files(&delta, table.name(), tenant, None)? {
+            let Some(date) = file.date else { continue };
+            for key in self.partition_keys(table, &[&file.key]).await? {
+                if wanted.contains(key.as_str()) && !found.contains(&(key.clone(), date)) {
+                    found.push((key, date));
+                }
+            }
+        }
+        for (key, date) in &found {
+            self.replace_rows(table, tenant, *date, &[(key_column, key)], &[])
+                .await?;
+        }
+        Ok(found)
     }
 
     /// The files of the day holding rows of `owner` (to remove) and the files to add:

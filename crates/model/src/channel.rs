@@ -682,6 +682,23 @@ impl ChannelRules {
         ClassificationRef { channel, platform }
     }
 
+    /// The platform a `utm_source` names by the `[platforms]` sources (`bing` →
+    /// `microsoft_ads`), if any.
+    pub fn platform_of_source(&self, source: &str) -> Option<&str> {
+        let source = source.trim().to_lowercase();
+        self.platforms
+            .iter()
+            .find(|p| p.sources.matches(&source))
+            .map(|p| p.name.as_str())
+    }
+
+    /// The platform of a click-id parameter by `[click_ids]` (`msclkid` → `microsoft_ads`).
+    pub fn click_id_platform(&self, click_id_type: &str) -> Option<&str> {
+        self.click_ids
+            .get(&click_id_type.trim().to_lowercase())
+            .map(|c| c.platform.as_str())
+    }
+
     /// Channel to show for ad cost that matched no touchpoint, by platform name (any case):
     /// the platform's `channel`, or `unknown_platform_channel` ("Paid Other") when the
     /// platform is unknown or has none.
@@ -1013,9 +1030,11 @@ mod tests {
             ..Traffic::default()
         };
         assert_eq!(chan(t), "Paid Search");
+        assert_eq!(chan(with("yclid")), "Paid Search");
+        assert_eq!(plat(with("yclid")).as_deref(), Some("yandex_direct"));
         // An unknown click id is ignored.
         let t = Traffic {
-            click_id_type: Some("yclid"),
+            click_id_type: Some("mc_eid"),
             ..Traffic::default()
         };
         assert_eq!(rules().classify(&t).channel, "Direct");
@@ -1179,6 +1198,9 @@ mod tests {
             "msclkid",
             "li_fat_id",
             "twclid",
+            "yclid",
+            "epik",
+            "sccid",
         ] {
             let c = r.classify(&Traffic {
                 click_id_type: Some(id),

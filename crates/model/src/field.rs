@@ -33,7 +33,8 @@ pub fn parse_timestamp(column: &str, text: &str) -> Result<i64, RowError> {
         text.to_owned()
     };
     match DateTime::parse_from_rfc3339(&candidate) {
-        Ok(ts) => Ok(ts.timestamp_micros()),
+        Ok(ts) => in_range(column, text, utc_date_of(ts.timestamp_micros()))
+            .map(|_| ts.timestamp_micros()),
         Err(_) if DateTime::parse_from_rfc3339(&format!("{candidate}Z")).is_ok() => {
             Err(RowError::new(
                 column,
@@ -56,6 +57,32 @@ pub fn parse_date(column: &str, text: &str) -> Result<i32, RowError> {
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| RowError::new(column, format!("{text:?} is not a date (YYYY-MM-DD)")))?;
     Ok(days_since_epoch(date))
+}
+
+/// A date a stored row may carry: [`parse_date`] within [`FIRST_DAY`] … [`LAST_DAY`].
+pub fn parse_stored_date(column: &str, text: &str) -> Result<i32, RowError> {
+    in_range(column, text, parse_date(column, text)?)
+}
+
+/// The days a stored time may fall on: 1970-01-01 up to 2099-12-31. A time outside is a
+/// typo or a unit mistake (milliseconds read as seconds), and its partition
+/// (`date=+10000-01-01`) would break readers.
+pub const FIRST_DAY: &str = "1970-01-01";
+pub const LAST_DAY: &str = "2099-12-31";
+
+fn in_range(column: &str, text: &str, days: i32) -> Result<i32, RowError> {
+    // 2099-12-31 is day 47,481 after the epoch.
+    const LAST: i32 = 47_481;
+    if (0..=LAST).contains(&days) {
+        Ok(days)
+    } else {
+        Err(RowError::new(
+            column,
+            format!(
+                "{text:?} is outside {FIRST_DAY} … {LAST_DAY} (UTC): check the year and the unit"
+            ),
+        ))
+    }
 }
 
 pub fn days_since_epoch(date: NaiveDate) -> i32 {
@@ -118,6 +145,29 @@ pub fn parse_choice(column: &str, text: &str, allowed: &[&str]) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_outside_1970_to_2099_are_refused() {
+        assert_eq!(
+            date_string(in_range("d", "", 47_481).unwrap()),
+            LAST_DAY,
+            "the last day's number"
+        );
+        for text in ["-0001-12-31T00:00:00Z", "+10000-01-01T00:00:00Z"] {
+            assert!(parse_timestamp("ts", text).is_err(), "{text}");
+        }
+        for text in [
+            "1969-12-31T23:59:59Z",
+            "2100-01-01T00:00:00Z",
+            "0001-01-01T00:00:00+03:00",
+        ] {
+            let e = parse_timestamp("ts", text).unwrap_err();
+            assert!(e.reason.contains("outside 1970-01-01"), "{text}: {e:?}");
+        }
+        assert!(parse_timestamp("ts", "2099-12-31T23:59:59Z").is_ok());
+        assert!(parse_stored_date("date", "2100-01-01").is_err());
+        assert!(parse_stored_date("date", "1970-01-01").is_ok());
+    }
 
     #[test]
     fn timestamps_need_an_offset() {

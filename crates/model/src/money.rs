@@ -9,7 +9,12 @@ use std::str::FromStr;
 
 pub const MONEY_PRECISION: u8 = 18;
 pub const MONEY_SCALE: i8 = 4;
-const MAX_ABS_UNITS: i128 = 999_999_999_999_999_999; // 18 digits
+/// The largest amount, in units of 10^-4: 99,999,999,999.9999. The job splits a deal's
+/// amount into credits in the currency's minor units through a 64-bit float, exact below
+/// 2^53 (≈ 9.007 × 10^15): an amount times 10^4 (the largest ISO 4217 minor unit) stays
+/// below it, and so does it converted at any rate under 1,000 into Decimal(18, 4).
+const MAX_ABS_MONEY_UNITS: i128 = 999_999_999_999_999; // 15 digits
+const MAX_ABS_RATE_UNITS: i128 = 999_999_999_999_999_999; // 18 digits
 pub const RATE_PRECISION: u8 = 18;
 pub const RATE_SCALE: i8 = 8;
 
@@ -30,8 +35,11 @@ pub fn parse_money(text: &str) -> Result<i128, String> {
     let mut scaled = amount;
     scaled.rescale(MONEY_SCALE as u32);
     let units = scaled.mantissa();
-    if units.abs() > MAX_ABS_UNITS {
-        return Err(format!("{cleaned:?} is too large for an amount"));
+    if units.abs() > MAX_ABS_MONEY_UNITS {
+        return Err(format!(
+            "{cleaned:?} is too large for an amount: at most 99999999999.9999 (a larger one \
+             could not be credited exactly); check the column or the currency"
+        ));
     }
     Ok(units)
 }
@@ -75,7 +83,7 @@ pub fn parse_rate(text: &str, per_units: u32) -> Result<i128, String> {
     }
     per_unit.rescale(RATE_SCALE as u32);
     let mantissa = per_unit.mantissa();
-    if mantissa > MAX_ABS_UNITS {
+    if mantissa > MAX_ABS_RATE_UNITS {
         return Err(format!("{cleaned:?} is too large for a rate"));
     }
     Ok(mantissa)
@@ -108,6 +116,28 @@ mod tests {
         assert!(parse_money("12,50").unwrap_err().contains("not a decimal"));
         assert!(parse_money("abc").is_err());
         assert!(parse_money("1e30").is_err());
+    }
+
+    #[test]
+    fn amounts_stop_where_the_job_stays_exact() {
+        assert_eq!(parse_money("99999999999.9999"), Ok(999_999_999_999_999));
+        assert_eq!(parse_money("-99999999999.9999"), Ok(-999_999_999_999_999));
+        // Stored until the limit was tightened, and broke every later job (#14, item 12).
+        for too_large in ["100000000000", "99999999999999.9999"] {
+            assert!(
+                parse_money(too_large)
+                    .unwrap_err()
+                    .contains("at most 99999999999.9999"),
+                "{too_large}"
+            );
+        }
+        // The largest amount in minor units of the finest ISO 4217 currency is exact in
+        // the job's f64 arithmetic.
+        // (The job's arithmetic: round(CAST(amount AS DOUBLE) * 10^digits).)
+        let largest: f64 = "99999999999.9999".parse().unwrap();
+        let units = (largest * 10_000.0).round();
+        assert_eq!(units, 999_999_999_999_999.0);
+        assert!(units < 2_f64.powi(53));
     }
 
     #[test]

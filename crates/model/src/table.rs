@@ -570,7 +570,7 @@ fn order(record: &impl Record, options: &ParseOptions) -> Result<Row, RowError> 
 }
 
 fn ad_cost(record: &impl Record) -> Result<Row, RowError> {
-    let date = field::parse_date("date", required(record, "date")?)?;
+    let date = field::parse_stored_date("date", required(record, "date")?)?;
     let values = vec![
         Value::Text(required(record, "platform")?.to_ascii_lowercase()),
         required_text(record, "account_id")?,
@@ -599,7 +599,7 @@ fn ad_cost(record: &impl Record) -> Result<Row, RowError> {
 /// many units of `currency` the quoted rate is for (1 when absent), as central banks quote
 /// weak currencies per 10 or 100; the stored rate is always per one unit.
 fn fx_rate(record: &impl Record) -> Result<Row, RowError> {
-    let date = field::parse_date("date", required(record, "date")?)?;
+    let date = field::parse_stored_date("date", required(record, "date")?)?;
     let currency = field::parse_currency("currency", required(record, "currency")?)?;
     let base = field::parse_currency("base", required(record, "base")?)?;
     if currency == base {
@@ -626,7 +626,7 @@ fn fx_rate(record: &impl Record) -> Result<Row, RowError> {
 }
 
 fn ad_click(record: &impl Record) -> Result<Row, RowError> {
-    let date = field::parse_date("date", required(record, "date")?)?;
+    let date = field::parse_stored_date("date", required(record, "date")?)?;
     let values = vec![
         // Lower-cased like ad_costs.platform, so the two join.
         Value::Text(required(record, "platform")?.to_ascii_lowercase()),

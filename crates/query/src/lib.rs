@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use throughline_engine::{DEFAULT_MODEL, Engine, FunnelGroup, Grouping, KpiGroup, KpiQuery};
@@ -31,6 +31,9 @@ pub struct QueryService {
 }
 
 type Params = Query<HashMap<String, String>>;
+
+/// One header per caveat of an answer (docs/HTTP.md): what the rows alone would mislead on.
+pub const CAVEAT_HEADER: &str = "throughline-caveat";
 
 pub fn query_router(service: Arc<QueryService>) -> Router {
     Router::new()
@@ -73,6 +76,7 @@ fn engine_error(e: throughline_engine::Error) -> ApiError {
             ApiError::BadRequest(e.to_string())
         }
         E::NoAttribution(_) => ApiError::Conflict(e.to_string()),
+        E::TimedOut(_) => ApiError::BadRequest(e.to_string()),
         // A version or time the lake does not have is the request's mistake.
         E::Lake(throughline_lake::Error::AsOf(_)) => ApiError::BadRequest(e.to_string()),
         E::Lake(inner) => ApiError::Unavailable(inner.to_string()),
@@ -122,7 +126,15 @@ async fn kpi(
         },
     };
     let batches = engine.kpi(&query).await.map_err(engine_error)?;
-    respond(&batches, &params)
+    let mut answer = respond(&batches, &params)?;
+    for caveat in engine.kpi_caveats() {
+        // A header value is visible ASCII: the caveats are written so; any other is dropped
+        // rather than failing the answer.
+        if let Ok(value) = HeaderValue::from_str(&caveat) {
+            answer.headers_mut().append(CAVEAT_HEADER, value);
+        }
+    }
+    Ok(answer)
 }
 
 async fn funnel(

@@ -84,6 +84,25 @@ pub struct EngineSettings {
     pub memory_limit: Option<usize>,
     /// `THROUGHLINE_SPILL_DIR`: where operators spill past the limit; the OS temp directory by default.
     pub spill_dir: Option<PathBuf>,
+    /// `THROUGHLINE_SQL_TIMEOUT`: seconds an ad-hoc SQL query may run ([`Self::sql_time_limit`]).
+    pub sql_timeout_secs: Option<u64>,
+}
+
+impl EngineSettings {
+    /// Five minutes: a dashboard's query over a year of a large tenant takes seconds; a
+    /// runaway one (a recursive CTE without end, a cross join) is stopped.
+    pub const DEFAULT_SQL_TIMEOUT_SECS: u64 = 300;
+
+    /// How long an ad-hoc SQL query may plan and run; `None` (set to 0): no limit.
+    pub fn sql_time_limit(&self) -> Option<Duration> {
+        match self
+            .sql_timeout_secs
+            .unwrap_or(Self::DEFAULT_SQL_TIMEOUT_SECS)
+        {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        }
+    }
 }
 
 /// Overrides of the ad-platform pull's timing (tests replay platforms with short pauses).
@@ -124,15 +143,17 @@ impl Settings {
             value: value.to_owned(),
             reason,
         };
-        let millis = |variable: &'static str| -> Result<Option<Duration>> {
+        let whole = |variable: &'static str, expected: &str| -> Result<Option<u64>> {
             get(variable)
                 .map(|v| {
                     v.trim()
                         .parse::<u64>()
-                        .map(Duration::from_millis)
-                        .map_err(|_| bad(variable, &v, "expected milliseconds".into()))
+                        .map_err(|_| bad(variable, &v, expected.into()))
                 })
                 .transpose()
+        };
+        let millis = |variable: &'static str| -> Result<Option<Duration>> {
+            Ok(whole(variable, "expected milliseconds")?.map(Duration::from_millis))
         };
         let phone_country = get("THROUGHLINE_PHONE_COUNTRY");
         if let Some(code) = &phone_country {
@@ -169,16 +190,14 @@ impl Settings {
                 })?,
             None => Self::DEFAULT_RECOMPUTE_DAYS,
         };
-        let vacuum_retention_hours = match get("THROUGHLINE_VACUUM_RETENTION_HOURS") {
-            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
-                bad(
-                    "THROUGHLINE_VACUUM_RETENTION_HOURS",
-                    &v,
-                    "expected whole hours, e.g. 168".into(),
-                )
-            })?),
-            None => None,
-        };
+        let sql_timeout_secs = whole(
+            "THROUGHLINE_SQL_TIMEOUT",
+            "expected whole seconds, e.g. 300 (0: no limit)",
+        )?;
+        let vacuum_retention_hours = whole(
+            "THROUGHLINE_VACUUM_RETENTION_HOURS",
+            "expected whole hours, e.g. 168",
+        )?;
         Ok(Settings {
             lake: get("THROUGHLINE_LAKE"),
             state_table: get("THROUGHLINE_STATE_TABLE"),
@@ -193,6 +212,7 @@ impl Settings {
             engine: EngineSettings {
                 memory_limit,
                 spill_dir: get("THROUGHLINE_SPILL_DIR").map(PathBuf::from),
+                sql_timeout_secs,
             },
             ads: AdsPullSettings {
                 backoff: millis("THROUGHLINE_ADS_BACKOFF_MS")?,

@@ -137,6 +137,27 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
             .unwrap(),
         Some(tenant.clone())
     );
+    assert_eq!(
+        authorize(store.as_ref(), &issued, KeyScope::Server)
+            .await
+            .unwrap(),
+        None,
+        "a public ingest key cannot write money"
+    );
+    let server = issue_api_key(store.as_ref(), &tenant, KeyScope::Server)
+        .await
+        .unwrap();
+    for (scope, allowed) in [
+        (KeyScope::Server, true),
+        (KeyScope::Ingest, true),
+        (KeyScope::Read, false),
+    ] {
+        assert_eq!(
+            authorize(store.as_ref(), &server, scope).await.unwrap(),
+            allowed.then(|| tenant.clone()),
+            "a server key for {scope:?}"
+        );
+    }
     let stranger = TenantId::parse("never-added").unwrap();
     let refused = issue_api_key(store.as_ref(), &stranger, KeyScope::Read).await;
     assert!(

@@ -38,10 +38,21 @@ pub struct TenantRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyScope {
-    /// Send events: tracking beacons, lead forms, CRM webhooks.
+    /// Send events from a web page or a form: tracking beacons and leads. The key a page
+    /// carries is public, so it cannot write money (deal events, orders).
     Ingest,
     /// Read answers: KPIs, funnel, LTV.
     Read,
+    /// Server-side ingest: everything [`KeyScope::Ingest`] may send, plus deal events and
+    /// orders. Kept on a server (a CRM's outgoing webhook, a back office), never in a page.
+    Server,
+}
+
+impl KeyScope {
+    /// Whether a key of this scope may do what `wanted` allows.
+    pub fn covers(self, wanted: KeyScope) -> bool {
+        self == wanted || (self == KeyScope::Server && wanted == KeyScope::Ingest)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +123,7 @@ pub async fn authorize(
     let Some(grant) = store.api_key(&hash_api_key(key)).await? else {
         return Ok(None);
     };
-    if grant.scope != scope || store.tenant(&grant.tenant).await?.is_none() {
+    if !grant.scope.covers(scope) || store.tenant(&grant.tenant).await?.is_none() {
         return Ok(None);
     }
     Ok(TenantId::parse(&grant.tenant).ok())

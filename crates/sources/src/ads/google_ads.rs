@@ -165,6 +165,21 @@ fn stream_rows(body: &[u8]) -> Result<Vec<Json>> {
                 ),
             ));
         }
+        // A `search` answer is one page of a report: the rest of its days would read as
+        // days without spend and replace the stored ones.
+        if let Some(token) = batch.get("nextPageToken").and_then(Json::as_str)
+            && !token.trim().is_empty()
+        {
+            return Err(malformed(
+                PLATFORM,
+                format!(
+                    "batch {i} carries a nextPageToken: the answer is one page of a paged \
+                     `search` report, not the whole report; nothing was stored — point \
+                     base_url at the API's googleAds:searchStream, which answers in one body"
+                ),
+            ));
+        }
+        let delivered = rows.len();
         match batch.remove("results") {
             None | Some(Json::Null) => {}
             Some(Json::Array(results)) => rows.extend(results),
@@ -174,6 +189,18 @@ fn stream_rows(body: &[u8]) -> Result<Vec<Json>> {
                     format!("batch {i}: results is not an array"),
                 ));
             }
+        }
+        if let Some(total) = text_at(&Json::Object(batch), &["totalResultsCount"])
+            && total.parse::<usize>().ok() != Some(rows.len() - delivered)
+        {
+            return Err(malformed(
+                PLATFORM,
+                format!(
+                    "batch {i} says totalResultsCount {total} but carries {} results: an \
+                     incomplete report is not stored; import the range again",
+                    rows.len() - delivered
+                ),
+            ));
         }
     }
     Ok(rows)
@@ -569,6 +596,54 @@ mod tests {
                 .any(|(k, _)| k == "login-customer-id")
         );
         assert!(toml::from_str::<Settings>("account_id = \"1\"\nbogus = 1").is_err());
+    }
+
+    /// The `search` method's answer (Google Ads API reference, `SearchGoogleAdsResponse`):
+    /// one object with `results`, a `nextPageToken` while more pages follow, and
+    /// `totalResultsCount` when asked for.
+    fn search_page(next_page_token: Option<&str>, total: Option<&str>) -> String {
+        let stream: Json = serde_json::from_str(SUCCESS).unwrap();
+        let mut page = stream[0].clone();
+        page["results"] = Json::Array(page["results"].as_array().unwrap()[..1].to_vec());
+        if let Some(token) = next_page_token {
+            page["nextPageToken"] = Json::from(token);
+        }
+        if let Some(total) = total {
+            page["totalResultsCount"] = Json::from(total);
+        }
+        page.to_string()
+    }
+
+    #[test]
+    fn one_page_of_a_paged_search_report_is_refused() {
+        let error = read_page(
+            &settings(),
+            range(),
+            search_page(Some("CgkI2LrS7gEQAhgB"), Some("7")).as_bytes(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("nextPageToken"), "{error}");
+        // A last page that delivers fewer rows than the report's count is refused too.
+        let error = read_page(
+            &settings(),
+            range(),
+            search_page(None, Some("7")).as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("totalResultsCount 7 but carries 1"),
+            "{error}"
+        );
+        // A complete single-page answer reads.
+        let page = read_page(
+            &settings(),
+            range(),
+            search_page(Some(""), Some("1")).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(page.costs.len(), 1);
     }
 
     #[test]

@@ -221,9 +221,26 @@ fn read_csv(settings: &Settings, text: &str) -> Result<Page> {
         .from_reader(text.as_bytes());
     let mut columns: Option<Vec<usize>> = None;
     let mut costs = Vec::new();
+    let (mut announced, mut incomplete) = (None, false);
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| malformed(format!("CSV: {e}")))?;
         let Some(index) = &columns else {
+            // The report header's "Rows: N" counts the records below the column header.
+            let header = record
+                .get(0)
+                .unwrap_or("")
+                .trim_start_matches('\u{feff}')
+                .trim();
+            if let Some(rows) = header.strip_prefix("Rows:") {
+                announced = Some(rows.trim().parse::<usize>().map_err(|_| {
+                    malformed(format!(
+                        "the report header says {header:?}, not a row count"
+                    ))
+                })?);
+            }
+            if let Some(flag) = header.strip_prefix("Potential Incomplete Data:") {
+                incomplete = flag.trim().eq_ignore_ascii_case("true");
+            }
             // Report header lines come first; the column header starts with TimePeriod.
             if record.get(0).map(str::trim) == Some("TimePeriod") {
                 let mut found = Vec::with_capacity(COLUMNS.len());
@@ -265,10 +282,28 @@ fn read_csv(settings: &Settings, text: &str) -> Result<Page> {
             "no CSV column header (a line starting with TimePeriod) in the download",
         ));
     }
+    if let Some(rows) = announced
+        && rows != costs.len()
+    {
+        return Err(malformed(format!(
+            "the report header says Rows: {rows} but the download carries {} records: an \
+             incomplete report is not stored; pull the range again",
+            costs.len()
+        )));
+    }
+    let notes = if incomplete {
+        vec![
+            "Microsoft marks the report \"Potential Incomplete Data: true\" (its newest \
+             hours are still being processed): the next pull of these days replaces them"
+                .to_string(),
+        ]
+    } else {
+        Vec::new()
+    };
     Ok(Page {
         costs,
         next: None,
-        notes: Vec::new(),
+        notes,
     })
 }
 
@@ -431,6 +466,29 @@ report_time_zone = "EasternTimeUSCanada""#,
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
+    #[test]
+    fn a_download_short_of_its_rows_header_is_refused() {
+        let short = REPORT.replace(r#""Rows: 4""#, r#""Rows: 5""#);
+        let error = read_page(&settings(), range(), short.as_bytes()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("Rows: 5 but the download carries 4"),
+            "{error}"
+        );
+        let flagged = REPORT.replace(
+            "Potential Incomplete Data: false",
+            "Potential Incomplete Data: true",
+        );
+        let page = read_page(&settings(), range(), flagged.as_bytes()).unwrap();
+        assert_eq!(page.costs.len(), 4);
+        assert!(
+            page.notes[0].contains("Potential Incomplete Data"),
+            "{:?}",
+            page.notes
+        );
     }
 
     #[test]

@@ -153,12 +153,46 @@ pub fn read_page(settings: &Settings, range: DateRange, body: &[u8]) -> Result<P
         .ok_or_else(|| malformed("no `data.page_info` in the response"))?;
     let page = page_number(page_info, "page")?;
     let total_page = page_number(page_info, "total_page")?;
+    check_page_rows(page_info, page, total_page, costs.len())?;
     let next = (page < total_page).then(|| page_request(settings, range, page + 1));
     Ok(Page {
         costs,
         next,
         notes: Vec::new(),
     })
+}
+
+/// The rows a page must carry by its `page_info`: `page_size` before the last page, the
+/// rest of `total_number` on it. A short page would replace stored days with less.
+fn check_page_rows(page_info: &Value, page: u64, total_page: u64, rows: usize) -> Result<()> {
+    let optional = |field| {
+        page_info
+            .get(field)
+            .is_some_and(|v| !v.is_null())
+            .then(|| page_number(page_info, field))
+            .transpose()
+    };
+    let (Some(total_number), page_size) = (optional("total_number")?, optional("page_size")?)
+    else {
+        return Ok(());
+    };
+    let expected = match page_size {
+        Some(size) if page < total_page => Some(size),
+        Some(size) => Some(total_number.saturating_sub(total_page.saturating_sub(1) * size)),
+        None if total_page <= 1 => Some(total_number),
+        None => None,
+    };
+    match expected {
+        Some(expected) if expected != rows as u64 => Err(malformed(format!(
+            "page {page} of {total_page} carries {rows} rows, but `data.page_info` \
+             (total_number {total_number}{}) means {expected}: an incomplete report is not \
+             stored; pull the range again",
+            page_size
+                .map(|s| format!(", page_size {s}"))
+                .unwrap_or_default()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn page_number(page_info: &Value, field: &str) -> Result<u64> {
@@ -399,6 +433,26 @@ mod tests {
         assert_eq!(second.costs[0]["currency"], "EUR");
         assert_valid(&second.costs);
         assert_eq!(second.next, None);
+    }
+
+    #[test]
+    fn a_page_short_of_its_page_info_is_refused() {
+        // The documented page_info says 3 rows in 2 pages of 2: page 2 must carry 1.
+        let short = PAGE_2.replace(r#""total_number": 3"#, r#""total_number": 4"#);
+        let error = read_page(&settings(), range(), short.as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("carries 1 rows") && error.to_string().contains("means 2"),
+            "{error}"
+        );
+        // A page before the last must be full.
+        let short = PAGE_1.replace(r#""page_size": 2"#, r#""page_size": 3"#);
+        assert!(read_page(&settings(), range(), short.as_bytes()).is_err());
+        // 26 announced on a single page of 1000 that delivers 25 (the reported defect's shape).
+        let mut single: Value = serde_json::from_str(PAGE_2).unwrap();
+        single["data"]["page_info"] =
+            serde_json::json!({"page": 1, "page_size": 1000, "total_number": 2, "total_page": 1});
+        let error = read_page(&settings(), range(), single.to_string().as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("means 2"), "{error}");
     }
 
     #[test]

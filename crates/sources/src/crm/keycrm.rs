@@ -87,7 +87,7 @@ pub fn read(settings: &Settings, delivery: &Delivery, checks: &Checks) -> Result
         "order.change_order_status" | "order.change_payment_status" => {
             order(settings, context, &mut batch)?
         }
-        "lead.change_lead_status" => card(settings, delivery, context, &mut batch)?,
+        "lead.change_lead_status" => card(settings, delivery, checks, context, &mut batch)?,
         other => batch.ignored.push(other.to_owned()),
     }
     Ok(batch)
@@ -159,18 +159,37 @@ fn order(settings: &Settings, context: &Map<String, Value>, batch: &mut CrmBatch
 fn card(
     settings: &Settings,
     delivery: &Delivery,
+    checks: &Checks,
     context: &Map<String, Value>,
     batch: &mut CrmBatch,
 ) -> Result<()> {
     let id = id(context, "id")?;
-    let created = time(context, "created_at")?;
-    let changed = match context.get("status_changed_at") {
-        Some(Value::Null) | None => None,
-        Some(_) => Some(time(context, "status_changed_at")?),
+    let optional_time = |key| match context.get(key) {
+        Some(Value::Null) | None => Ok(None),
+        Some(_) => time(context, key).map(Some),
     };
+    let changed = optional_time("status_changed_at")?;
     let lead_id = format!("keycrm-lead-{id}");
     let deal_id = format!("keycrm-deal-{id}");
     let manager = text(context.get("manager_id"));
+    // A minimal card context (id and status, no created_at) is a status change of a card
+    // whose lead came earlier: nothing is invented about its creation.
+    let Some(created) = optional_time("created_at")? else {
+        let status = text(context.get("status_id")).ok_or_else(|| {
+            malformed(
+                CRM,
+                "context.created_at and context.status_id are both missing: the card event says nothing",
+            )
+        })?;
+        let ts = changed.unwrap_or_else(|| {
+            batch.not_in_payload.push(format!(
+                "card {id}: no created_at or status_changed_at in the payload; the status change is dated when the webhook arrived"
+            ));
+            checks.now.to_rfc3339()
+        });
+        push_status_change(settings, delivery, batch, &id, ts, &status, manager);
+        return Ok(());
+    };
     let contact = context.get("contact");
     let lead = record([
         ("lead_id", Some(lead_id.clone())),
@@ -190,13 +209,7 @@ fn card(
         ));
     }
     let status = text(context.get("status_id"));
-    let stage = status.as_ref().map(|s| {
-        settings
-            .statuses
-            .get(s)
-            .cloned()
-            .unwrap_or_else(|| s.clone())
-    });
+    let stage = status.as_deref().map(|s| stage_of(settings, s));
     // A card whose status never changed is a new card: its status is its first stage.
     let is_new = changed.as_ref().is_none_or(|c| same_instant(c, &created));
     batch.deal_events.push(record([
@@ -208,15 +221,36 @@ fn card(
         ("stage", stage.clone().filter(|_| is_new)),
         ("manager", manager.clone()),
     ]));
-    let (Some(changed), Some(status), false) = (changed, status, is_new) else {
-        return Ok(());
-    };
-    let kind = if settings.won_statuses.contains(&status) {
+    if let (Some(ts), Some(status), false) = (changed, status, is_new) {
+        push_status_change(settings, delivery, batch, &id, ts, &status, manager);
+    }
+    Ok(())
+}
+
+fn stage_of(settings: &Settings, status: &str) -> String {
+    settings
+        .statuses
+        .get(status)
+        .cloned()
+        .unwrap_or_else(|| status.to_owned())
+}
+
+/// A card moved to `status` at `ts`: a won, lost or stage-changed deal event.
+fn push_status_change(
+    settings: &Settings,
+    delivery: &Delivery,
+    batch: &mut CrmBatch,
+    id: &str,
+    ts: String,
+    status: &str,
+    manager: Option<String>,
+) {
+    let kind = if settings.won_statuses.iter().any(|s| s == status) {
         batch.not_in_payload.push(format!(
             "card {id} won: its amount is not in the payload; fetch it with GET /pipelines/cards/{id}?include=products"
         ));
         "won"
-    } else if settings.lost_statuses.contains(&status) {
+    } else if settings.lost_statuses.iter().any(|s| s == status) {
         "lost"
     } else {
         "stage_changed"
@@ -226,14 +260,13 @@ fn card(
             "event_id",
             Some(format!("keycrm-{}-0", delivery.payload_id())),
         ),
-        ("deal_id", Some(deal_id)),
-        ("lead_id", Some(lead_id)),
-        ("ts", Some(changed)),
+        ("deal_id", Some(format!("keycrm-deal-{id}"))),
+        ("lead_id", Some(format!("keycrm-lead-{id}"))),
+        ("ts", Some(ts)),
         ("type", Some(kind.to_owned())),
-        ("stage", stage),
+        ("stage", Some(stage_of(settings, status))),
         ("manager", manager),
     ]));
-    Ok(())
 }
 
 fn source(settings: &Settings, context: &Map<String, Value>) -> String {
@@ -510,6 +543,45 @@ mod tests {
     }
 
     #[test]
+    fn a_minimal_card_context_is_a_status_change_at_arrival() {
+        // KeyCRM's smallest card event: the card's id and its new status, nothing else.
+        let body = r#"{"event":"lead.change_lead_status","context":{"id":3310,"status_id":14}}"#;
+        let arrived = chrono::DateTime::parse_from_rfc3339("2026-08-10T15:30:05Z")
+            .unwrap()
+            .to_utc();
+        let delivery = Delivery {
+            method: "POST",
+            url: "https://example.test/v1/webhooks/keycrm?tenant=acme&token=keycrm-t0ken",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        let batch = read(&settings(None), &delivery, &Checks::live(arrived)).unwrap();
+        assert_valid(&batch);
+        assert!(batch.leads.is_empty(), "{:?}", batch.leads);
+        assert_eq!(
+            batch.deal_events,
+            vec![rec(&[
+                ("event_id", &format!("keycrm-{}-0", payload_id(body))),
+                ("deal_id", "keycrm-deal-3310"),
+                ("lead_id", "keycrm-lead-3310"),
+                ("ts", "2026-08-10T15:30:05+00:00"),
+                ("type", "won"),
+                ("stage", "Paid"),
+            ])]
+        );
+        assert!(
+            batch.not_in_payload[0].contains("dated when the webhook arrived"),
+            "{:?}",
+            batch.not_in_payload
+        );
+        // With status_changed_at, that time is the event's.
+        let dated = r#"{"event":"lead.change_lead_status","context":{"id":3310,"status_id":12,"status_changed_at":"2026-08-04 12:00:00"}}"#;
+        let batch = ok(&settings(None), dated);
+        assert_eq!(batch.deal_events[0]["ts"], "2026-08-04T12:00:00+00:00");
+        assert_eq!(batch.deal_events[0]["type"], "stage_changed");
+    }
+
+    #[test]
     fn tokens_are_checked() {
         let s = settings(None);
         assert!(matches!(
@@ -533,6 +605,10 @@ mod tests {
         assert!(err(r#"{"context":{}}"#).contains("event"));
         assert!(err(r#"{"event":"lead.change_lead_status","context":[]}"#).contains("context"));
         assert!(err(r#"{"event":"lead.change_lead_status","context":{"created_at":"2026-08-03 09:15:42"}}"#).contains("context.id"));
+        assert!(
+            err(r#"{"event":"lead.change_lead_status","context":{"id":7}}"#)
+                .contains("context.status_id")
+        );
         assert!(err(r#"{"event":"order.change_order_status","context":{"id":7,"created_at":"yesterday"}}"#).contains("context.created_at"));
         let ignored = ok(
             &s,

@@ -79,6 +79,7 @@ pub fn read(settings: &Settings, delivery: &Delivery, checks: &Checks) -> Result
         payload_id: &payload_id,
         batch: CrmBatch::default(),
         events: 0,
+        arrived: checks.now,
     };
     for ((entity, action, index), entry) in &entries {
         let name = format!("{entity}[{action}][{index}]");
@@ -189,6 +190,8 @@ struct Reader<'a> {
     payload_id: &'a str,
     batch: CrmBatch,
     events: usize,
+    /// When the delivery arrived: the time of a status change that carries none.
+    arrived: chrono::DateTime<chrono::Utc>,
 }
 
 impl Reader<'_> {
@@ -270,7 +273,17 @@ impl Reader<'_> {
         let id = entity_id(name, entry)?;
         let status = nonempty(entry, "status_id")
             .ok_or_else(|| malformed(CRM, format!("{name}[status_id] is missing")))?;
-        let ts = time(name, entry, &["last_modified", "updated_at"])?;
+        // Digital Pipeline's status webhook sends no time at all (id, status_id,
+        // pipeline_id, old_status_id, old_pipeline_id): it is dated when it arrived.
+        let keys = ["last_modified", "updated_at"];
+        let ts = if keys.iter().any(|k| entry.contains_key(*k)) {
+            time(name, entry, &keys)?
+        } else {
+            self.batch.not_in_payload.push(format!(
+                "{name}: no last_modified in the payload; the status change is dated when the webhook arrived"
+            ));
+            self.arrived.to_rfc3339()
+        };
         let deal_id = format!("kommo-deal-{id}");
         let mut record: Record = super::record([
             ("deal_id", Some(deal_id.clone())),
@@ -586,6 +599,37 @@ mod tests {
     }
 
     #[test]
+    fn a_digital_pipeline_status_webhook_is_dated_on_arrival() {
+        // The Digital Pipeline's webhook action: the lead's id and statuses, the account,
+        // and no time.
+        let body = "leads%5Bstatus%5D%5B0%5D%5Bid%5D=25399013&leads%5Bstatus%5D%5B0%5D%5Bstatus_id%5D=142\
+            &leads%5Bstatus%5D%5B0%5D%5Bpipeline_id%5D=3104455&leads%5Bstatus%5D%5B0%5D%5Bold_status_id%5D=31044552\
+            &leads%5Bstatus%5D%5B0%5D%5Bold_pipeline_id%5D=3104455\
+            &account%5Bid%5D=29085955&account%5Bsubdomain%5D=acme";
+        let arrived = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:07Z")
+            .unwrap()
+            .to_utc();
+        let delivery = Delivery {
+            method: "POST",
+            url: "https://example.test/v1/webhooks/kommo?tenant=acme&token=kommo-t0ken",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        let batch = read(&settings(None), &delivery, &Checks::live(arrived)).unwrap();
+        assert_valid(&batch);
+        assert_eq!(batch.deal_events.len(), 1);
+        let won = &batch.deal_events[0];
+        assert_eq!(won["deal_id"], "kommo-deal-25399013");
+        assert_eq!(won["type"], "won");
+        assert_eq!(won["ts"], "2026-11-20T10:00:07+00:00");
+        assert!(
+            batch.not_in_payload[0].contains("dated when the webhook arrived"),
+            "{:?}",
+            batch.not_in_payload
+        );
+    }
+
+    #[test]
     fn malformed_bodies_name_the_field() {
         let s = settings(None);
         let err = |body: &str| match deliver(&s, body, Some("kommo-t0ken")) {
@@ -597,7 +641,7 @@ mod tests {
             err("leads[add][0][name]=x&leads[add][0][date_create]=1").contains("leads[add][0][id]")
         );
         assert!(
-            err("leads[status][0][id]=5&leads[status][0][status_id]=7").contains("last_modified")
+            err("leads[status][0][id]=5&leads[status][0][last_modified]=1").contains("status_id")
         );
         assert!(
             err("leads[status][0][id]=5&leads[status][0][status_id]=7&leads[status][0][last_modified]=soon")
