@@ -75,7 +75,8 @@ SCHEMAS = {
         ("event_id", TEXT, False), ("ts", TS, False), ("visitor_id", TEXT, True), ("url", TEXT, True),
         ("referrer", TEXT, True), ("utm_source", TEXT, True), ("utm_medium", TEXT, True),
         ("utm_campaign", TEXT, True), ("utm_content", TEXT, True), ("utm_term", TEXT, True),
-        ("utm_id", TEXT, True), ("click_id", TEXT, True), ("click_id_type", TEXT, True)),
+        ("utm_id", TEXT, True), ("click_id", TEXT, True), ("click_id_type", TEXT, True),
+        ("click_ids", TEXT, True)),
     "leads": schema(
         ("lead_id", TEXT, False), ("ts", TS, False), ("visitor_id", TEXT, True), ("click_id", TEXT, True),
         ("email_sha256", TEXT, True), ("phone_sha256", TEXT, True), ("source", TEXT, True),
@@ -369,6 +370,8 @@ def generate(lake, touchpoints, seed, tenant, days):
             event_id, ts_us.cast(TS), visitor_id, url,
             pc.take(t_referrer, kind), source, medium, utm_campaign, pa.nulls(total, pa.string()),
             pa.nulls(total, pa.string()), utm_id, click_id, click_type,
+            # Every click id of the URL: here the one it carries.
+            pc.binary_join_element_wise(click_type, click_id, "="),
         ], schema=SCHEMAS["touchpoints"])
         out["touchpoints"].add_table(table, day_of_touch)
 

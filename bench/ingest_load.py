@@ -80,10 +80,11 @@ def ensure_wrk():
     return "wrk"
 
 
-def start_server(cli, lake):
+def start_server(cli, lake, log):
+    # Warnings and errors go to `log`, printed when an answer was not 2xx.
     proc = subprocess.Popen(
         [cli, "--lake", str(lake), "serve", "--addr", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=log, text=True,
         env=dict(os.environ, THROUGHLINE_LOG="warn"),
     )
     line = proc.stdout.readline()
@@ -157,7 +158,8 @@ def main():
         ).stdout.split()[-1]
         # Beacons carry the public key a web page embeds; deal events are money and need a server key.
         ingest_key, server_key = key("ingest"), key("server")
-        proc, base = start_server(args.cli, lake)
+        server_log = workdir / "server.log"
+        proc, base = start_server(args.cli, lake, server_log.open("w"))
         try:
             results = []
             for name, path, lua, table, path_key in [
@@ -178,6 +180,8 @@ def main():
                     print(f"REFUSED: {name}: {result['non_2xx']} answers were not 2xx", file=sys.stderr)
                 if result["non_2xx"] or result["socket_errors"]:
                     print(raw, file=sys.stderr)
+                    errors = [l for l in server_log.read_text().splitlines() if "ERROR" in l]
+                    print("the server's errors:", *errors[-20:], sep="\n", file=sys.stderr)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

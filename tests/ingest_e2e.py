@@ -749,6 +749,23 @@ def refusals(server, day, key):
     check("events on 101 days in one request: 400, kept for replay",
           status == 400 and answer.get("kept_for_replay") is True
           and "101 different days" in json.dumps(answer), f"{status} {str(answer)[:300]}")
+    # A Microsoft Ads click through Search Ads 360 carries a gclid too: msclkid is the click
+    # id, and both are kept in click_ids (checked in the lake).
+    sa360 = {"event_id": "sa360-e2e-1", "ts": day.iso(40), "visitor_id": "e2e-sa360",
+             "url": "https://acme.example.ua/?utm_source=bing&utm_medium=cpc&msclkid=5a1b2c3d&gclid=EAIaIQob&gclsrc=ds"}
+    status, answer = server.post(f"/v1/events?key={key}", json.dumps([sa360]).encode(),
+                                 {"Content-Type": "application/json", "User-Agent": BROWSER})
+    check("a beacon with two click ids: 200", status == 200 and answer.get("accepted") == 1, f"{status} {answer}")
+    day.touchpoints.add(sa360["event_id"])
+
+    # 1,001 leads in one request would be 1,001 state-store keys: 400, kept, nothing stored.
+    crowd = json.dumps({"table": "leads", "records": [
+        {"lead_id": f"e2e-crowd-{n}", "ts": day.iso(30), "email": f"crowd{n}@example.com"}
+        for n in range(1001)]}).encode()
+    status, answer = server.post(f"/v1/webhooks/generic?key={key}", crowd, {"Content-Type": "application/json"})
+    check("1,001 leads in one request: 400 naming the cap, kept for replay",
+          status == 400 and answer.get("kept_for_replay") is True
+          and "1001 records, more than 1000" in json.dumps(answer), f"{status} {str(answer)[:300]}")
 
     big = 2 * 1024 * 1024
     check("a 2 MiB webhook body gets 413", server.oversized(f"/v1/webhooks/generic?tenant={TENANT}", big) == 413)
@@ -854,6 +871,9 @@ def check_tables(lake, day, when):
     check(f"[{when}] no bot touchpoints", not bots, str(bots))
     beacon_clicks = db.execute("SELECT count(*) FROM touchpoints WHERE event_id LIKE 'evt-e2e-%' AND click_id IS NOT NULL").fetchone()[0]
     check(f"[{when}] click ids are read from beacon landing URLs", beacon_clicks == 11, str(beacon_clicks))
+    sa360 = db.execute("SELECT click_id_type, click_id, click_ids FROM touchpoints WHERE event_id = 'sa360-e2e-1'").fetchall()
+    check(f"[{when}] a Microsoft Ads click through Search Ads 360: msclkid chosen, every click id kept",
+          sa360 == [("msclkid", "5a1b2c3d", "msclkid=5a1b2c3d&gclid=EAIaIQob")], str(sa360))
 
     orphans = db.execute(
         "SELECT e.event_id, e.lead_id FROM deal_events e WHERE e.lead_id IS NOT NULL AND e.lead_id NOT IN (SELECT lead_id FROM leads)"

@@ -2,6 +2,7 @@
 //! models, KPIs and the funnel. The logic is the SQL in `sql/`; this crate registers the
 //! lake's tables and the channel-rule functions, runs that SQL and publishes results.
 
+mod built_size;
 mod error;
 mod job;
 mod registry;

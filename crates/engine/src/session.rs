@@ -82,6 +82,7 @@ impl Engine {
         }
         let ctx = SessionContext::new_with_config_rt(config, runtime(limits)?);
         register_channel_functions(&ctx, rules);
+        crate::built_size::register_size_checks(&ctx);
         let mut engine = Self {
             ctx,
             lake: lake.clone(),

@@ -26,11 +26,14 @@ use throughline_settings::TenantsConfig;
 use crate::group_commit::TouchpointWriter;
 use crate::{IngestError, Result};
 
-/// How long a delivery's key is remembered: longer than any vendor's retry schedule.
 /// The most days one request's records may fall on (each day of a table is a file);
 /// docs/HTTP.md.
 pub const MAX_DAYS_PER_REQUEST: usize = 100;
+/// The most records one request may carry (each is a key in the state store); bulk loads
+/// belong in `throughline import`. docs/HTTP.md.
+pub const MAX_RECORDS_PER_REQUEST: usize = 1_000;
 
+/// How long a delivery's key is remembered: longer than any vendor's retry schedule.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(35 * 24 * 3600);
 
 #[derive(Debug, Clone)]
@@ -166,6 +169,7 @@ impl Ingestor {
         records: Vec<HashMap<String, String>>,
     ) -> std::result::Result<Vec<Row>, Vec<Rejected>> {
         let options = self.options_for(tenant);
+        let received = records.len();
         let parsed: Vec<_> = records
             .into_iter()
             .map(|record| (table.parse(&record, &options), record))
@@ -174,19 +178,27 @@ impl Ingestor {
             .iter()
             .filter_map(|(row, _)| row.as_ref().ok().map(|r| r.date))
             .collect();
-        // Each day is a partition, hence a file: one small request must not write thousands.
-        let too_many_days = (days.len() > MAX_DAYS_PER_REQUEST).then(|| {
-            format!(
-                "the request's records fall on {} different days, more than {MAX_DAYS_PER_REQUEST} \
-                 per request: send each day's records separately, or import history with \
-                 `throughline import`",
-                days.len()
-            )
-        });
+        // Each day is a partition, hence a file, and each record a state-store key: one
+        // small request must not write thousands of either.
+        let too_large = if received > MAX_RECORDS_PER_REQUEST {
+            Some(format!(
+                "the request carries {received} records, more than {MAX_RECORDS_PER_REQUEST} per \
+                 request: send them in smaller requests, or import them with `throughline import`"
+            ))
+        } else {
+            (days.len() > MAX_DAYS_PER_REQUEST).then(|| {
+                format!(
+                    "the request's records fall on {} different days, more than \
+                     {MAX_DAYS_PER_REQUEST} per request: send each day's records separately, or \
+                     import history with `throughline import`",
+                    days.len()
+                )
+            })
+        };
         let mut rows = Vec::with_capacity(parsed.len());
         let mut rejected = Vec::new();
         for (i, (row, record)) in parsed.into_iter().enumerate() {
-            let reason = match (row, &too_many_days) {
+            let reason = match (row, &too_large) {
                 (Ok(row), None) => {
                     rows.push(row);
                     continue;
@@ -219,20 +231,15 @@ impl Ingestor {
         let scope = format!("{tenant}/{}", table.name());
         let received = rows.len();
         let mut in_request = HashSet::new();
-        let unique: Vec<(String, Row)> = rows
+        let (candidates, unique): (Vec<String>, Vec<Row>) = rows
             .into_iter()
             .map(|row| (table.row_key(&row), row))
             .filter(|(key, _)| in_request.insert(key.clone()))
-            .collect();
-        // One round trip per key to the state store: issue them together, not one by one.
-        let seen = futures::future::try_join_all(
-            unique
-                .iter()
-                .map(|(key, _)| self.state.has_key(&scope, key)),
-        )
-        .await?;
-        let (keys, fresh): (Vec<String>, Vec<Row>) = unique
+            .unzip();
+        let seen = self.state.has_keys(&scope, &candidates).await?;
+        let (keys, fresh): (Vec<String>, Vec<Row>) = candidates
             .into_iter()
+            .zip(unique)
             .zip(seen)
             .filter(|(_, seen)| !seen)
             .map(|(pair, _)| pair)
@@ -241,16 +248,10 @@ impl Ingestor {
         if !fresh.is_empty() {
             self.lake.write_rows(table, tenant, &fresh).await?;
         }
-        let claims = futures::future::join_all(
-            keys.iter()
-                .map(|key| self.state.claim_key(&scope, key, IDEMPOTENCY_TTL)),
-        )
-        .await;
-        for (key, claim) in keys.iter().zip(claims) {
-            // The rows are stored: a failed claim only risks a duplicate that compaction removes.
-            if let Err(e) = claim {
-                tracing::warn!(%tenant, key, error = %e, "stored rows but could not claim their key");
-            }
+        // The rows are stored: a failed claim only risks a duplicate that compaction removes.
+        if let Err(e) = self.state.record_keys(&scope, &keys, IDEMPOTENCY_TTL).await {
+            tracing::warn!(%tenant, table = table.name(), keys = keys.len(), error = %e,
+                "stored rows but could not record their keys");
         }
         tracing::info!(%tenant, table = table.name(), source, accepted = keys.len(), duplicates, "ingested");
         Ok(IngestOutcome {

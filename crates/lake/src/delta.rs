@@ -370,7 +370,7 @@ impl Lake {
         dated: bool,
     ) -> Result<DeltaTable> {
         if let Some(delta) = self.delta_table(table).await? {
-            return Ok(delta);
+            return self.with_columns_of(table, delta, schema).await;
         }
         let mut fields: Vec<Field> = schema
             .fields()
@@ -398,8 +398,15 @@ impl Lake {
             .await;
         match created {
             Ok(_) => {}
-            // Another writer created it first: use theirs.
-            Err(e) if is_conflict(&e) || matches!(e, DeltaTableError::Generic(_)) => {
+            // Another writer created it first: use theirs. (Seeing the table already there,
+            // delta-rs answers a `GenericError` wrapping its "table already exists".)
+            Err(e)
+                if is_conflict(&e)
+                    || matches!(
+                        e,
+                        DeltaTableError::Generic(_) | DeltaTableError::GenericError { .. }
+                    ) =>
+            {
                 tracing::debug!(table, error = %e, "table created concurrently");
             }
             Err(e) => return Err(Error::delta(table, e)),
@@ -407,6 +414,57 @@ impl Lake {
         self.delta_table(table)
             .await?
             .ok_or_else(|| Error::delta(table, DeltaTableError::NotInitialized))
+    }
+
+    /// `delta` with every column of the stored `schema`: a table created before a column
+    /// was added to its schema (e.g. `touchpoints.click_ids`) gets it, nullable, in one
+    /// commit before the write that needs it; older files read it as null.
+    async fn with_columns_of(
+        &self,
+        table: &str,
+        mut delta: DeltaTable,
+        schema: &Schema,
+    ) -> Result<DeltaTable> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            let current = delta
+                .snapshot()
+                .map_err(|e| Error::delta(table, e))?
+                .schema();
+            let missing: Vec<Field> = schema
+                .fields()
+                .iter()
+                .filter(|f| current.field(f.name()).is_none())
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect();
+            if missing.is_empty() {
+                return Ok(delta);
+            }
+            let kernel: StructType = (&Schema::new(missing))
+                .try_into_kernel()
+                .map_err(|e| Error::delta(table, DeltaTableError::from(e)))?;
+            tracing::info!(table, columns = ?kernel.fields().map(|f| f.name()).collect::<Vec<_>>(),
+                "adding the stored schema's new columns to the table");
+            match delta
+                .add_columns()
+                .with_fields(kernel.fields().cloned().collect::<Vec<_>>())
+                .await
+            {
+                Ok(updated) => return Ok(updated),
+                // Another writer changed the table (perhaps adding the same column): look again.
+                Err(e) if is_conflict(&e) => {
+                    tracing::info!(table, error = %e, "table changed while adding columns, retrying");
+                    delta = self
+                        .delta_table(table)
+                        .await?
+                        .ok_or_else(|| Error::delta(table, DeltaTableError::NotInitialized))?;
+                }
+                Err(e) => return Err(Error::delta(table, e)),
+            }
+        }
+        Err(Error::CommitConflict {
+            table: table.into(),
+            tenant: "every tenant".into(),
+        })
     }
 
     /// Commits `files` as new data of `table`, plus the removal of the files `remove`

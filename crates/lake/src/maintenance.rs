@@ -220,7 +220,8 @@ fn first_of_each_key(batch: &arrow::record_batch::RecordBatch, table: Table) -> 
 
 /// `batch` as a batch of the stored `schema`, its columns found by name: files written by
 /// other writers (Delta OPTIMIZE in delta-rs, pyarrow before a migration) mark every column
-/// nullable and may order them otherwise. A required column holding nulls is an error.
+/// nullable and may order them otherwise, and files written before a nullable column was
+/// added lack it (read as nulls). A required column missing or holding nulls is an error.
 #[cfg(feature = "jobs")]
 fn conform(
     batch: &arrow::record_batch::RecordBatch,
@@ -229,11 +230,13 @@ fn conform(
     let columns = schema
         .fields()
         .iter()
-        .map(|field| {
-            batch
-                .column_by_name(field.name())
-                .cloned()
-                .ok_or_else(|| format!("column {} is missing", field.name()))
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => Ok(column.clone()),
+            None if field.is_nullable() => Ok(arrow::array::new_null_array(
+                field.data_type(),
+                batch.num_rows(),
+            )),
+            None => Err(format!("column {} is missing", field.name())),
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
@@ -398,6 +401,102 @@ mod tests {
         assert!(batch(Some("e1")).with_schema(stored.clone()).is_err());
         let error = conform(&batch(None), &stored).unwrap_err();
         assert!(error.contains("event_id"), "{error}");
+    }
+
+    /// A lake whose touchpoints table was created before `click_ids` existed: the next write
+    /// adds the column to the table, older rows read it as null, and compaction merges old
+    /// and new files.
+    #[tokio::test]
+    async fn a_column_added_to_the_stored_schema_reaches_an_existing_table() {
+        use arrow::datatypes::Schema;
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let tenant = TenantId::parse("t").unwrap();
+        let row = |id: &str, url: &str| {
+            let record: std::collections::HashMap<String, String> = [
+                ("event_id", id),
+                ("ts", "2026-08-01T10:00:00Z"),
+                ("url", url),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            Table::Touchpoints
+                .parse(&record, &ParseOptions::default())
+                .unwrap()
+        };
+        let stored = Table::Touchpoints.schema();
+        let old_schema = Arc::new(Schema::new(
+            stored
+                .fields()
+                .iter()
+                .filter(|f| f.name() != "click_ids")
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let old_row = row("old", "https://k.ua/?gclid=G1&msclkid=M1");
+        let old_batch = crate::rows_to_batch(Table::Touchpoints, &[&old_row])
+            .unwrap()
+            .project(&(0..old_schema.fields().len()).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(old_batch.schema().fields().len(), stored.fields().len() - 1);
+        let file = lake
+            .write_data_file("touchpoints", &tenant, Some(old_row.date), &[old_batch])
+            .await
+            .unwrap();
+        lake.commit_append("touchpoints", &tenant, &old_schema, &[file])
+            .await
+            .unwrap();
+        let columns = |lake: &Lake| {
+            let lake = lake.clone();
+            async move {
+                let delta = lake.delta_table("touchpoints").await.unwrap().unwrap();
+                let schema = delta.snapshot().unwrap().schema();
+                schema
+                    .fields()
+                    .map(|f| f.name().clone())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert!(!columns(&lake).await.contains(&"click_ids".to_string()));
+
+        lake.write_rows(
+            Table::Touchpoints,
+            &tenant,
+            &[row("new", "https://k.ua/?gclid=G2&msclkid=M2")],
+        )
+        .await
+        .unwrap();
+        assert!(columns(&lake).await.contains(&"click_ids".to_string()));
+        lake.compact(Table::Touchpoints, &tenant).await.unwrap();
+        let files = lake
+            .table_files("touchpoints", &tenant, &AsOf::Latest)
+            .await
+            .unwrap();
+        assert_eq!(files.files.len(), 1, "old and new files merged");
+        let body = lake
+            .store()
+            .get(&files.files[0].key)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let batches =
+            crate::parquet_io::read_parquet(body, Some(&["event_id", "click_ids"])).unwrap();
+        let merged = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&[merged])
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("| new      | gclid=G2&msclkid=M2 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| old      |                     |"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -68,6 +68,7 @@ const TOUCHPOINT_COLUMNS: &[Column] = &[
     col("utm_id", Text, true),
     col("click_id", Text, true),
     col("click_id_type", Text, true),
+    col("click_ids", Text, true),
 ];
 const LEAD_COLUMNS: &[Column] = &[
     col("lead_id", Text, false),
@@ -486,7 +487,11 @@ fn touchpoint(record: &impl Record) -> Result<Row, RowError> {
         text(record, "referrer"),
     ];
     values.extend(utm);
-    values.extend([click_id, click_id_type]);
+    values.extend([
+        click_id,
+        click_id_type,
+        from_url.click_ids.map_or(Value::Null, Value::Text),
+    ]);
     Ok(Row {
         date: field::utc_date_of(ts),
         values,

@@ -42,6 +42,10 @@ pub struct UrlCampaign {
     pub utm: [Option<String>; 6],
     pub click_id: Option<String>,
     pub click_id_type: Option<String>,
+    /// Every click id the URL carries, as `type=value` pairs in the URL's order (the first
+    /// value of each type), form-encoded: `msclkid=…&gclid=…`. `None` without one. The
+    /// stored `click_ids` column: the evidence the choice of `click_id` was made from.
+    pub click_ids: Option<String>,
 }
 
 /// The built-in channel rules, for the platforms of click ids and of `utm_source` values
@@ -73,6 +77,13 @@ pub fn parse_landing_url(raw: &str) -> UrlCampaign {
         } else if key == "gclsrc" {
             gclsrc.get_or_insert_with(|| value.to_owned());
         }
+    }
+    if !click_ids.is_empty() {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        for (_, kind, value) in &click_ids {
+            pairs.append_pair(kind, value);
+        }
+        found.click_ids = Some(pairs.finish());
     }
     if let Some((kind, value)) =
         strongest_click_id(click_ids, found.utm[0].as_deref(), gclsrc.as_deref())
@@ -135,6 +146,7 @@ mod tests {
         assert_eq!(p.utm[5].as_deref(), Some("2187"));
         assert_eq!(p.click_id.as_deref(), Some("Cj0K"));
         assert_eq!(p.click_id_type.as_deref(), Some("gclid"));
+        assert_eq!(p.click_ids.as_deref(), Some("gclid=Cj0K&fbclid=IwAR"));
     }
 
     #[test]
@@ -144,6 +156,7 @@ mod tests {
         assert_eq!(p.utm[2].as_deref(), Some("Autumn Sale UA"));
         assert_eq!(p.utm[0].as_deref(), Some("fb"));
         assert_eq!(p.click_id, None);
+        assert_eq!(p.click_ids, None);
         assert_eq!(parse_landing_url("not a url"), UrlCampaign::default());
         assert_eq!(
             host_of("https://www.Google.com/search?q=1").as_deref(),
@@ -212,6 +225,16 @@ mod tests {
             assert_eq!(p.click_id_type.as_deref(), Some(kind), "{url}");
             assert_eq!(p.click_id.as_deref(), Some(value), "{url}");
         }
+        // The click ids not chosen are kept beside the chosen one, in the URL's order,
+        // the first value of each type, encoded as a query.
+        let p = parse_landing_url(
+            "https://shop.example/?utm_source=bing&msclkid=5a1b&gclid=EAIa%2BQob&gclsrc=ds&msclkid=other",
+        );
+        assert_eq!(p.click_id.as_deref(), Some("5a1b"));
+        assert_eq!(
+            p.click_ids.as_deref(),
+            Some("msclkid=5a1b&gclid=EAIa%2BQob")
+        );
     }
 
     #[test]

@@ -51,6 +51,43 @@ pub async fn run_state_store_conformance(store: Arc<dyn StateStore>) {
         .count();
     assert_eq!(winners, 1);
 
+    // Keys recorded and looked up in batches, over DynamoDB's 25 writes and 100 reads per
+    // request, duplicates in a batch included; answers keep the order asked.
+    let batch: Vec<String> = (0..130).map(|n| format!("batch-{n}")).collect();
+    let mut recorded = batch.clone();
+    recorded.push("batch-7".into());
+    recorded.push("e1".into());
+    store
+        .record_keys(&scope, &recorded, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let mut asked = vec!["never".to_string()];
+    asked.extend(batch.iter().rev().cloned());
+    asked.push("batch-7".into());
+    let seen = store.has_keys(&scope, &asked).await.unwrap();
+    assert_eq!(seen.len(), asked.len());
+    assert!(!seen[0], "a key never recorded is not seen");
+    assert!(seen[1..].iter().all(|s| *s), "every recorded key is seen");
+    assert!(
+        !store
+            .claim_key(&scope, "batch-129", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "a recorded key is claimed"
+    );
+    store
+        .record_keys(&scope, &["batch-expired".into()], Duration::from_secs(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .has_keys(&scope, &["batch-expired".into()])
+            .await
+            .unwrap(),
+        vec![false],
+        "an expired recorded key is not seen"
+    );
+
     // An expired key can be claimed again.
     assert!(
         store

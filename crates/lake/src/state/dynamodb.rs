@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use throughline_model::TenantId;
 
 use super::*;
@@ -17,6 +17,17 @@ pub struct DynamoStateStore {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB's limits on one BatchGetItem and one BatchWriteItem request.
+const BATCH_GET_LIMIT: usize = 100;
+const BATCH_WRITE_LIMIT: usize = 25;
+/// Requests per batch before the keys DynamoDB keeps handing back count as a failure.
+const BATCH_ATTEMPTS: u32 = 8;
+
+/// Exponential backoff between retries of a batch's unprocessed part (AWS's advice).
+fn batch_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(25 << attempt.min(6))
+}
 
 fn unavailable(e: impl std::fmt::Display) -> StateError {
     StateError::Unavailable(e.to_string())
@@ -204,6 +215,127 @@ impl StateStore for DynamoStateStore {
                     .and_then(|n| n.parse::<i64>().ok())
             })
             .is_some_and(|expires| expires > now_secs()))
+    }
+
+    async fn has_keys(&self, scope: &str, keys: &[String]) -> StateResult<Vec<bool>> {
+        let pk = format!("key#{scope}");
+        let unique: Vec<&String> = keys
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let now = now_secs();
+        let mut live = std::collections::HashSet::new();
+        for chunk in unique.chunks(BATCH_GET_LIMIT) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|key| Item::from([("pk".into(), s(&pk)), ("sk".into(), s(*key))]))
+                .collect();
+            for attempt in 0..BATCH_ATTEMPTS {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(batch_backoff(attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(unavailable)?;
+                let answer = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                for item in answer
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let expires = item
+                        .get("expires_at")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<i64>().ok());
+                    if let (Some(key), Some(expires)) = (text(item, "sk"), expires)
+                        && expires > now
+                    {
+                        live.insert(key);
+                    }
+                }
+                // Throttled or over the answer's size: DynamoDB hands back what it skipped.
+                pending = answer
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(unavailable(format!(
+                    "{} key lookups still unprocessed after {BATCH_ATTEMPTS} batch requests",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(keys.iter().map(|key| live.contains(key)).collect())
+    }
+
+    async fn record_keys(&self, scope: &str, keys: &[String], ttl: Duration) -> StateResult<()> {
+        let pk = format!("key#{scope}");
+        let expires = AttributeValue::N((now_secs() + ttl.as_secs() as i64).to_string());
+        // One batch may not name an item twice.
+        let unique: Vec<&String> = keys
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in unique.chunks(BATCH_WRITE_LIMIT) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    let item = Item::from([
+                        ("pk".into(), s(&pk)),
+                        ("sk".into(), s(*key)),
+                        ("expires_at".into(), expires.clone()),
+                    ]);
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                        .map_err(unavailable)
+                })
+                .collect::<StateResult<_>>()?;
+            for attempt in 0..BATCH_ATTEMPTS {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(batch_backoff(attempt)).await;
+                }
+                let answer = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                pending = answer
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(unavailable(format!(
+                    "{} key writes still unprocessed after {BATCH_ATTEMPTS} batch requests",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(())
     }
 
     async fn cursor(&self, tenant: &TenantId, connector: &str) -> StateResult<Option<String>> {

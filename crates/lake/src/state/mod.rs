@@ -82,6 +82,21 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Whether `key` is recorded (and unexpired) in `scope`.
     async fn has_key(&self, scope: &str, key: &str) -> StateResult<bool>;
 
+    /// [`StateStore::has_key`] for many keys, answered in their order. A backend that can
+    /// look keys up in batches does (DynamoDB: 100 per request).
+    async fn has_keys(&self, scope: &str, keys: &[String]) -> StateResult<Vec<bool>> {
+        futures::future::try_join_all(keys.iter().map(|key| self.has_key(scope, key))).await
+    }
+
+    /// Records `keys` in `scope` whether or not they are there: the keys of rows already
+    /// stored, where no caller needs to know who won. A backend that can write in
+    /// batches does (DynamoDB: 25 per request).
+    async fn record_keys(&self, scope: &str, keys: &[String], ttl: Duration) -> StateResult<()> {
+        futures::future::try_join_all(keys.iter().map(|key| self.claim_key(scope, key, ttl)))
+            .await
+            .map(|_| ())
+    }
+
     async fn cursor(&self, tenant: &TenantId, connector: &str) -> StateResult<Option<String>>;
     async fn set_cursor(&self, tenant: &TenantId, connector: &str, value: &str) -> StateResult<()>;
 
