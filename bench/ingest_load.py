@@ -80,7 +80,7 @@ def ensure_wrk():
     return "wrk"
 
 
-def start_server(cli, lake, log):
+def start_server(cli, lake, log=subprocess.DEVNULL):
     # Warnings and errors go to `log`, printed when an answer was not 2xx.
     proc = subprocess.Popen(
         [cli, "--lake", str(lake), "serve", "--addr", "127.0.0.1:0"],
