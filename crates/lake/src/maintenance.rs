@@ -249,21 +249,38 @@ mod tests {
     use object_store::ObjectStoreExt;
     use throughline_model::table::ParseOptions;
 
+    /// A row of `table` parsed from `fields`, as an import reads it.
+    fn parsed(table: Table, fields: &[(&str, &str)]) -> throughline_model::Row {
+        let record: std::collections::HashMap<String, String> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        table.parse(&record, &ParseOptions::default()).unwrap()
+    }
+
+    fn touchpoint(id: &str, url: &str) -> throughline_model::Row {
+        parsed(
+            Table::Touchpoints,
+            &[
+                ("event_id", id),
+                ("ts", "2026-08-01T10:00:00Z"),
+                ("url", url),
+            ],
+        )
+    }
+
     fn cost(account: &str, cost: &str) -> throughline_model::Row {
-        let record: std::collections::HashMap<String, String> = [
-            ("date", "2026-11-01"),
-            ("platform", "meta"),
-            ("account_id", account),
-            ("campaign_id", "c1"),
-            ("cost", cost),
-            ("currency", "USD"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        Table::AdCosts
-            .parse(&record, &ParseOptions::default())
-            .unwrap()
+        parsed(
+            Table::AdCosts,
+            &[
+                ("date", "2026-11-01"),
+                ("platform", "meta"),
+                ("account_id", account),
+                ("campaign_id", "c1"),
+                ("cost", cost),
+                ("currency", "USD"),
+            ],
+        )
     }
 
     async fn costs_of(lake: &Lake, tenant: &TenantId, as_of: &AsOf) -> Vec<i128> {
@@ -413,19 +430,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
         let tenant = TenantId::parse("t").unwrap();
-        let row = |id: &str, url: &str| {
-            let record: std::collections::HashMap<String, String> = [
-                ("event_id", id),
-                ("ts", "2026-08-01T10:00:00Z"),
-                ("url", url),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-            Table::Touchpoints
-                .parse(&record, &ParseOptions::default())
-                .unwrap()
-        };
+        let row = touchpoint;
         let stored = Table::Touchpoints.schema();
         let old_schema = Arc::new(Schema::new(
             stored
@@ -504,19 +509,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
         let tenant = TenantId::parse("t").unwrap();
-        let row = |id: &str| {
-            let record: std::collections::HashMap<String, String> = [
-                ("event_id", id),
-                ("ts", "2026-08-01T10:00:00Z"),
-                ("url", "https://k.ua/"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-            Table::Touchpoints
-                .parse(&record, &ParseOptions::default())
-                .unwrap()
-        };
+        let row = |id: &str| touchpoint(id, "https://k.ua/");
         for ids in [["a", "b"], ["b", "c"], ["c", "d"]] {
             lake.write_rows(Table::Touchpoints, &tenant, &ids.map(row))
                 .await
