@@ -81,9 +81,11 @@ SELECT
 FROM kpi_cost_days c
 JOIN kpi_window_days w ON w."date" = c."date" AND w.currency_key = coalesce(c.currency, '');
 
--- The grouping a query asks for, out of the keys of every grouping in the rollups.
-CREATE OR REPLACE VIEW kpi_costs AS
+-- Per day, the costs of the grouping a query asks for, out of the keys of every grouping
+-- in the rollups.
+CREATE OR REPLACE VIEW kpi_cost_group_days AS
 SELECT
+    c."date",
     CASE c.group_by
         WHEN 'channel' THEN c.channel_key
         WHEN 'source_medium' THEN c.source_medium_key
@@ -96,6 +98,16 @@ SELECT
     sum(c.clicks) AS clicks,
     sum(CASE WHEN c.reporting_cost IS NULL THEN c.cost_rows ELSE 0 END) AS costs_without_rate
 FROM kpi_cost_rows c
+GROUP BY 1, 2;
+
+CREATE OR REPLACE VIEW kpi_costs AS
+SELECT
+    group_key,
+    sum(cost) AS cost,
+    sum(impressions) AS impressions,
+    sum(clicks) AS clicks,
+    sum(costs_without_rate) AS costs_without_rate
+FROM kpi_cost_group_days
 GROUP BY 1;
 
 -- The model's daily credits in the window with revenue and margin in the reporting
@@ -117,8 +129,9 @@ FROM kpi_conversion_days a
 JOIN kpi_window_days w
   ON w."date" = a."date" AND w.currency_key = coalesce(a.currency, '') AND w.model = a.model;
 
-CREATE OR REPLACE VIEW kpi_conversions AS
+CREATE OR REPLACE VIEW kpi_conversion_group_days AS
 SELECT
+    a."date",
     CASE a.group_by
         WHEN 'channel' THEN a.channel_key
         WHEN 'source_medium' THEN a.source_medium_key
@@ -132,7 +145,33 @@ SELECT
     sum(a.reporting_margin) AS margin,
     sum(CASE WHEN a.without_rate THEN a.credit ELSE 0 END) AS conversions_without_rate
 FROM kpi_attribution a
+GROUP BY 1, 2;
+
+CREATE OR REPLACE VIEW kpi_conversions AS
+SELECT
+    group_key,
+    sum(leads) AS leads,
+    sum(deals_won) AS deals_won,
+    sum(revenue) AS revenue,
+    sum(margin) AS margin,
+    sum(conversions_without_rate) AS conversions_without_rate
+FROM kpi_conversion_group_days
 GROUP BY 1;
+
+-- Spend and attributed money per day and group, in the reporting currency: the series the
+-- budget planner fits its response curves to (docs/PLANNER.md). A day with no rate for
+-- its currency has NULL money and counts in the *_without_rate columns.
+CREATE OR REPLACE VIEW kpi_group_days AS
+SELECT
+    coalesce(c."date", v."date") AS "date",
+    coalesce(c.group_key, v.group_key) AS "group",
+    coalesce(c.cost, CAST(0 AS DECIMAL(18, 4))) AS cost,
+    coalesce(v.revenue, CAST(0 AS DECIMAL(18, 4))) AS revenue,
+    coalesce(v.margin, CAST(0 AS DECIMAL(18, 4))) AS margin,
+    coalesce(c.costs_without_rate, 0) AS costs_without_rate,
+    coalesce(v.conversions_without_rate, 0.0) AS conversions_without_rate
+FROM kpi_cost_group_days c
+FULL OUTER JOIN kpi_conversion_group_days v ON c."date" = v."date" AND c.group_key = v.group_key;
 
 CREATE OR REPLACE VIEW kpi_groups AS
 SELECT

@@ -129,17 +129,8 @@ impl Engine {
     /// Before the first attribution job (or `as_of` before it) the cost side still answers:
     /// leads, deals and revenue are 0 and [`Engine::kpi_caveats`] says why.
     pub async fn kpi(&self, query: &KpiQuery) -> Result<Vec<RecordBatch>> {
-        // Checks the model before looking at the data for a currency.
-        query.params_batch()?;
-        let scope = self.scope()?;
-        let rollups = match query.live {
-            true => None,
-            false => self.current_rollups().await?,
-        };
-        if let Some(rollups) = &rollups {
-            self.register_rollups(&scope, rollups).await?;
-        }
-        self.install_kpi(&scope, query, rollups.is_none()).await?;
+        // The groups feed both the rows and the total: computed once.
+        let scope = self.kpi_scope(query, &["kpi_groups"]).await?;
         let report = scope
             .sql(
                 "SELECT * EXCLUDE (is_total) FROM kpi_report \
@@ -149,6 +140,20 @@ impl Engine {
             .collect()
             .await?;
         Ok(report)
+    }
+
+    /// Spend, revenue and margin per day and group under `query`'s model, money in its
+    /// reporting currency (kpi.sql's `kpi_group_days`; `from`/`to` bound the days): the
+    /// series the budget planner fits. Columns `date, group, cost, revenue, margin,
+    /// costs_without_rate, conversions_without_rate`, ordered by group and date.
+    pub async fn kpi_days(&self, query: &KpiQuery) -> Result<Vec<RecordBatch>> {
+        let scope = self.kpi_scope(query, &[]).await?;
+        let days = scope
+            .sql("SELECT * FROM kpi_group_days ORDER BY \"group\", \"date\"")
+            .await?
+            .collect()
+            .await?;
+        Ok(days)
     }
 
     /// What a reader of [`Engine::kpi`]'s answer must know to read it right, one sentence
@@ -166,13 +171,33 @@ impl Engine {
         caveats
     }
 
+    /// A scope with kpi.sql installed for `query`: over the current rollups unless `live`
+    /// or there are none. The views named in `computed` are computed once at install.
+    async fn kpi_scope(&self, query: &KpiQuery, computed: &[&str]) -> Result<SessionContext> {
+        // Checks the model before looking at the data for a currency.
+        query.params_batch()?;
+        let scope = self.scope()?;
+        let rollups = match query.live {
+            true => None,
+            false => self.current_rollups().await?,
+        };
+        if let Some(rollups) = &rollups {
+            self.register_rollups(&scope, rollups).await?;
+        }
+        self.install_kpi(&scope, query, rollups.is_none(), computed)
+            .await?;
+        Ok(scope)
+    }
+
     /// Installs kpi.sql in `scope` for `query`, its currency resolved: over the registered
-    /// rollup files, or `live` over the tables (rollups.sql's views and their lookups).
+    /// rollup files, or `live` over the tables (rollups.sql's views and their lookups);
+    /// the views named in `computed` are computed once at install.
     async fn install_kpi(
         &self,
         scope: &SessionContext,
         query: &KpiQuery,
         live: bool,
+        computed: &[&str],
     ) -> Result<()> {
         let sources = if live { TABLE_SOURCES } else { ROLLUP_SOURCES };
         let (currency, may_convert) =
@@ -187,8 +212,7 @@ impl Engine {
             install_lookups(scope, query.group_by == KpiGroup::AdGroup, may_convert).await?;
             install_sql(scope, SqlFile::Rollups).await?;
         }
-        // The groups feed both the rows and the total: computed once.
-        install_materializing(scope, SqlFile::Kpi, &["kpi_groups"]).await
+        install_materializing(scope, SqlFile::Kpi, computed).await
     }
 
     /// The currency KPIs report money in: `asked` (an ISO 4217 code) if given; else the
@@ -273,7 +297,8 @@ impl Engine {
             self.views().await?;
         }
         if files.contains(&SqlFile::Kpi) {
-            self.install_kpi(&scope, &KpiQuery::default(), true).await?;
+            self.install_kpi(&scope, &KpiQuery::default(), true, &["kpi_groups"])
+                .await?;
         } else if files.contains(&SqlFile::Rollups) {
             install_lookups(&scope, true, true).await?;
             install_sql(&scope, SqlFile::Rollups).await?;
