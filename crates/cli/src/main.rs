@@ -4,6 +4,7 @@
 mod costs;
 mod import;
 mod output;
+mod plan;
 mod replay;
 mod serve;
 
@@ -171,6 +172,17 @@ enum Command {
         as_of: AsOfArg,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Where next period's budget goes: a response curve per channel (carry-over and
+    /// saturation) fitted to spend and attributed margin, marginal ROI, and the split that
+    /// maximises predicted margin within bounds, with its caveats (docs/PLANNER.md).
+    Plan {
+        #[command(flatten)]
+        on: EngineArgs,
+        #[command(flatten)]
+        as_of: AsOfArg,
+        #[command(flatten)]
+        args: plan::PlanArgs,
     },
     /// Run one read-only SQL query over the tenant's tables and views.
     Sql {
@@ -513,6 +525,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let lake = open_lake(&settings)?;
             let engine = open_engine(&settings, &lake, &on, as_of.parse()?).await?;
             output::print(&engine.ltv().await?, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { on, as_of, args } => {
+            let (answer, title) = match args.input() {
+                Some(file) => (
+                    args.plan_from_file(file)?,
+                    format!("Budget plan from {}", file.display()),
+                ),
+                None => {
+                    let lake = open_lake(&settings)?;
+                    let engine = open_engine(&settings, &lake, &on, as_of.parse()?).await?;
+                    let answer = throughline_planner::plan_for_tenant(
+                        &engine,
+                        &args.lake_plan(),
+                        &args.request()?,
+                    )
+                    .await?;
+                    (answer, format!("Budget plan for {}", engine.tenant()))
+                }
+            };
+            args.print(&answer, &title)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sql {

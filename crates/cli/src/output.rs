@@ -15,20 +15,32 @@ pub enum Format {
 }
 
 pub fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    write(&mut std::io::stdout().lock(), batches, format)
+}
+
+/// Like [`print`], into a file.
+pub fn write_to(path: &std::path::Path, batches: &[RecordBatch], format: Format) -> Result<()> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    write(&mut out, batches, format)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn write(out: &mut impl Write, batches: &[RecordBatch], format: Format) -> Result<()> {
     match format {
         Format::Table => writeln!(out, "{}", pretty_format_batches(batches)?)?,
         Format::Csv => {
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .build(&mut out);
+                .build(&mut *out);
             for batch in batches {
                 writer.write(batch)?;
             }
         }
         Format::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(&mut out);
+            let mut writer = arrow::json::ArrayWriter::new(&mut *out);
             for batch in batches {
                 writer.write(batch)?;
             }

@@ -181,7 +181,7 @@ impl Plan {
             .any(|c| c.upper < c.current_spend * 1.3 - 0.01 && !c.held)
         {
             caveats.push(format!(
-                "no channel is proposed past {DATA_CAP} × the highest spend it was ever seen at: \
+                "no channel is proposed past {DATA_CAP} times the highest spend it was ever seen at: \
                  the curve is unknown beyond the data"
             ));
         }

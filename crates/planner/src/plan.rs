@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use throughline_model::field::parse_date;
+
 use crate::Error;
 use crate::allocate::{Allocatable, Infeasible, allocate};
 use crate::curve::{Curve, fit, refit};
@@ -93,6 +95,46 @@ impl Default for PlanRequest {
 }
 
 impl PlanRequest {
+    /// `2026-12-01..2026-12-31` (inclusive) or a number of days: the period's length.
+    pub fn parse_period(text: &str) -> Result<usize, String> {
+        let text = text.trim();
+        if let Ok(days) = text.parse::<usize>() {
+            return (days > 0)
+                .then_some(days)
+                .ok_or_else(|| "period: give at least 1 day".to_owned());
+        }
+        let usage = || {
+            format!(
+                "period {text:?}: give FROM..TO (e.g. 2026-12-01..2026-12-31) or a number of days"
+            )
+        };
+        let (from, to) = text.split_once("..").ok_or_else(usage)?;
+        let from = parse_date("period", from.trim()).map_err(|_| usage())?;
+        let to = parse_date("period", to.trim()).map_err(|_| usage())?;
+        if to < from {
+            return Err(format!("period {text:?}: its end is before its start"));
+        }
+        Ok((to - from + 1) as usize)
+    }
+
+    /// `0.7..1.3`: the multiples of current spend each channel stays between.
+    pub fn parse_bounds(text: &str) -> Result<(f64, f64), String> {
+        let usage =
+            || format!("bounds {text:?}: give LOW..HIGH multiples of current spend, e.g. 0.7..1.3");
+        let (lo, hi) = text.split_once("..").ok_or_else(usage)?;
+        let lo = lo.trim().parse::<f64>().map_err(|_| usage())?;
+        let hi = hi.trim().parse::<f64>().map_err(|_| usage())?;
+        Ok((lo, hi))
+    }
+
+    /// `NAME=AMOUNT` (split at the last `=`: names may hold one).
+    pub fn parse_channel_amount(text: &str) -> Result<(String, f64), String> {
+        let usage = || format!("{text:?}: give CHANNEL=AMOUNT, e.g. \"Paid Search=12000\"");
+        let (name, amount) = text.rsplit_once('=').ok_or_else(usage)?;
+        let amount = amount.trim().parse::<f64>().map_err(|_| usage())?;
+        Ok((name.trim().to_owned(), amount))
+    }
+
     fn check(&self) -> Result<(), Error> {
         let bad = |reason: String| Err(Error::Request(reason));
         if !(self.budget.is_finite() && self.budget > 0.0) {
@@ -285,7 +327,7 @@ pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
             if lower > upper {
                 return Err(Error::Request(format!(
                     "{name}: its lower bound {lower:.2} is above its upper bound {upper:.2} \
-                     (never more than {DATA_CAP} × the highest spend seen, {cap:.2} for the period): \
+                     (never more than {DATA_CAP} times the highest spend seen, {cap:.2} for the period): \
                      lower --min or the first of --bounds"
                 )));
             }
@@ -408,12 +450,12 @@ fn notes(row: &ChannelPlan, curve: &Curve, request: &PlanRequest) -> String {
             notes.push("at its --max".to_owned());
         } else {
             notes.push(format!(
-                "at {DATA_CAP} × the highest spend seen (the curve is unknown beyond)"
+                "at {DATA_CAP} times the highest spend seen (the curve is unknown beyond)"
             ));
         }
     } else if at(row.upper) {
         notes.push(format!(
-            "at its upper bound ({} × current)",
+            "at its upper bound ({} times current)",
             request.bounds.1
         ));
     } else if at(row.lower) {
@@ -421,7 +463,7 @@ fn notes(row: &ChannelPlan, curve: &Curve, request: &PlanRequest) -> String {
             notes.push("at its --min".to_owned());
         } else {
             notes.push(format!(
-                "at its lower bound ({} × current)",
+                "at its lower bound ({} times current)",
                 request.bounds.0
             ));
         }
@@ -509,6 +551,37 @@ mod tests {
     use super::*;
     use crate::curve::adstock;
     use crate::series::DayRow;
+
+    #[test]
+    fn periods_bounds_and_overrides_parse_or_say_how() {
+        assert_eq!(PlanRequest::parse_period("2026-12-01..2026-12-31"), Ok(31));
+        assert_eq!(PlanRequest::parse_period("28"), Ok(28));
+        assert!(
+            PlanRequest::parse_period("2026-12-31..2026-12-01")
+                .unwrap_err()
+                .contains("before")
+        );
+        assert!(
+            PlanRequest::parse_period("december")
+                .unwrap_err()
+                .contains("FROM..TO")
+        );
+        assert_eq!(PlanRequest::parse_bounds("0.5..1.5"), Ok((0.5, 1.5)));
+        assert!(
+            PlanRequest::parse_bounds("1.3")
+                .unwrap_err()
+                .contains("LOW..HIGH")
+        );
+        assert_eq!(
+            PlanRequest::parse_channel_amount("Paid Search = 1200.5"),
+            Ok(("Paid Search".to_owned(), 1200.5))
+        );
+        assert!(
+            PlanRequest::parse_channel_amount("Paid Search")
+                .unwrap_err()
+                .contains("CHANNEL=AMOUNT")
+        );
+    }
 
     #[test]
     fn weeks_are_counted_back_from_the_last_day() {

@@ -1,9 +1,10 @@
-//! The query API: what `throughline kpi | funnel | ltv` print, over HTTP for BI tools and
-//! shared client reports. `GET /v1/kpi`, `/v1/funnel`, `/v1/ltv` with a tenant's read key;
+//! The query API: what `throughline kpi | funnel | ltv | plan` print, over HTTP for BI
+//! tools and shared client reports. `GET /v1/kpi`, `/v1/funnel`, `/v1/ltv`, `/v1/plan`
+//! with a tenant's read key;
 //! `format=json` (default, an array of row objects) or `format=csv`; `as_of=` (a version of
 //! the attribution table, a time or a day) answers from the lake as it was then.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
@@ -20,6 +21,9 @@ use throughline_lake::{AsOf, Lake};
 use throughline_model::TenantId;
 use throughline_model::channel::ChannelRules;
 use throughline_model::field::parse_date;
+use throughline_planner::{
+    Error as PlannerError, Grain, LakePlan, PlanRequest, plan_for_tenant, render_html,
+};
 use throughline_settings::EngineSettings;
 
 #[derive(Debug, Clone)]
@@ -40,6 +44,7 @@ pub fn query_router(service: Arc<QueryService>) -> Router {
         .route("/v1/kpi", get(kpi))
         .route("/v1/funnel", get(funnel))
         .route("/v1/ltv", get(ltv))
+        .route("/v1/plan", get(plan))
         .with_state(service)
 }
 
@@ -127,15 +132,113 @@ async fn kpi(
     };
     let batches = engine.kpi(&query).await.map_err(engine_error)?;
     let mut answer = respond(&batches, &params)?;
-    for caveat in engine.kpi_caveats() {
-        // A header value is visible ASCII: the caveats are written so; any other is dropped
-        // rather than failing the answer.
-        if let Ok(value) = HeaderValue::from_str(&caveat) {
+    add_caveats(&mut answer, &engine.kpi_caveats());
+    Ok(answer)
+}
+
+/// One `Throughline-Caveat` header per caveat. A header value is visible ASCII: any other
+/// byte of the text (a channel's name in Ukrainian) is percent-encoded, and so is `%`.
+fn add_caveats(answer: &mut Response, caveats: &[String]) {
+    for caveat in caveats {
+        let mut encoded = String::with_capacity(caveat.len());
+        for byte in caveat.bytes() {
+            match byte {
+                b' '..=b'~' if byte != b'%' => encoded.push(byte as char),
+                other => encoded.push_str(&format!("%{other:02X}")),
+            }
+        }
+        if let Ok(value) = HeaderValue::from_str(&encoded) {
             answer.headers_mut().append(CAVEAT_HEADER, value);
         }
     }
-    Ok(answer)
 }
+
+/// `GET /v1/plan`: the budget planner over the tenant's lake (docs/PLANNER.md). `budget`
+/// is required; `min.NAME=AMOUNT` and `max.NAME=AMOUNT` override one channel's bounds.
+async fn plan(
+    State(service): State<Arc<QueryService>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let engine = service.engine(&headers, &params).await?;
+    let bad = ApiError::BadRequest;
+    let html = match params.get("format").map(String::as_str) {
+        None | Some("json") | Some("csv") => false,
+        Some("html") => true,
+        Some(other) => return Err(bad(format!("format {other:?}: use json, csv or html"))),
+    };
+    let budget = params
+        .get("budget")
+        .ok_or_else(|| bad("budget: give the amount to split, e.g. budget=250000".into()))?
+        .parse::<f64>()
+        .map_err(|_| bad("budget: not a number".into()))?;
+    let defaults = PlanRequest::default();
+    let overrides = |prefix: &str| -> Result<BTreeMap<String, f64>, ApiError> {
+        params
+            .iter()
+            .filter_map(|(key, value)| key.strip_prefix(prefix).map(|name| (name, value)))
+            .map(|(name, value)| {
+                PlanRequest::parse_channel_amount(&format!("{name}={value}")).map_err(bad)
+            })
+            .collect()
+    };
+    let request = PlanRequest {
+        budget,
+        period_days: params
+            .get("period")
+            .map_or(Ok(defaults.period_days), |p| PlanRequest::parse_period(p))
+            .map_err(bad)?,
+        grain: params
+            .get("grain")
+            .map_or(Ok(defaults.grain), |g| Grain::parse(g))
+            .map_err(bad)?,
+        bounds: params
+            .get("bounds")
+            .map_or(Ok(defaults.bounds), |b| PlanRequest::parse_bounds(b))
+            .map_err(bad)?,
+        min_spend: overrides("min.")?,
+        max_spend: overrides("max.")?,
+        resamples: params
+            .get("bootstrap")
+            .map_or(Ok(defaults.resamples), |n| n.parse::<usize>())
+            .map_err(|_| bad("bootstrap: give a whole number of refits".into()))?
+            .min(MAX_BOOTSTRAP),
+        ..defaults
+    };
+    let lake = LakePlan {
+        model: params
+            .get("model")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_MODEL.into()),
+        group_by: params
+            .get("group_by")
+            .map_or(Ok(KpiGroup::Channel), |g| LakePlan::group_by(g))
+            .map_err(bad)?,
+        currency: params.get("currency").cloned(),
+    };
+    let answer = plan_for_tenant(&engine, &lake, &request)
+        .await
+        .map_err(|e| match e {
+            PlannerError::Engine(inner) => engine_error(inner),
+            PlannerError::Arrow(inner) => ApiError::Internal(inner.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    let mut response = if html {
+        let title = format!("Budget plan for {}", engine.tenant());
+        let page = render_html(&answer, &title);
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+    } else {
+        let batch = answer
+            .to_batch()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        respond(&[batch], &params)?
+    };
+    add_caveats(&mut response, &answer.caveats());
+    Ok(response)
+}
+
+/// Refits a request may ask for: each costs a pass over every channel's days.
+const MAX_BOOTSTRAP: usize = 1000;
 
 async fn funnel(
     State(service): State<Arc<QueryService>>,
