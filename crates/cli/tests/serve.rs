@@ -568,3 +568,112 @@ fn serve_closes_idle_and_slow_connections_and_caps_them() {
         "{answer}"
     );
 }
+
+/// The budget planner over HTTP, on the demo business: the plan's columns in JSON and CSV,
+/// its caveats as headers, the HTML page, and the request's mistakes as 400s that say
+/// what to change. Another tenant's key plans from its own (empty) data only.
+#[test]
+fn plan_answers_over_http_as_rows_headers_and_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().to_str().unwrap();
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samplesdata");
+    for tenant in ["shop", "other"] {
+        run(
+            lake,
+            &[],
+            &["tenants", "add", "--tenant", tenant, "--name", tenant],
+        );
+    }
+    for table in ["touchpoints", "leads", "deal_events", "orders", "ad_costs"] {
+        let file = format!("{samples}/{table}.csv");
+        run(
+            lake,
+            &[],
+            &[
+                "import",
+                "--tenant",
+                "shop",
+                "--table",
+                table,
+                "--phone-country",
+                "380",
+                &file,
+            ],
+        );
+    }
+    run(lake, &[], &["attribute", "--tenant", "shop"]);
+    let key = |tenant: &str| {
+        let key = run(
+            lake,
+            &[],
+            &["keys", "create", "--tenant", tenant, "--scope", "read"],
+        );
+        format!("Bearer {}", key.trim())
+    };
+    let (read, other) = (key("shop"), key("other"));
+    let server = serve(lake, &[]);
+    let get = |target: &str, auth: &str| {
+        http_with_head(&server, "GET", target, &[("authorization", auth)], b"")
+    };
+
+    let (status, head, json) = get("/v1/plan?budget=110000&bootstrap=10", &read);
+    assert_eq!(status, 200, "{json}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let total = rows.last().unwrap();
+    assert_eq!(total["channel"], "(total)");
+    assert!(
+        (total["proposed_spend"].as_f64().unwrap() - 110000.0).abs() < 0.005,
+        "{json}"
+    );
+    assert!(rows.iter().any(|r| r["channel"] == "Paid Search"), "{json}");
+    let head = head.to_lowercase();
+    assert!(
+        head.contains("throughline-caveat: attribution is not incrementality")
+            && head.contains("throughline-caveat: under the linear model the proposal would be")
+            && head.contains("throughline-caveat: money in uah for a period of 28 days"),
+        "{head}"
+    );
+
+    let (status, _, csv) = get("/v1/plan?budget=110000&bootstrap=0&format=csv", &read);
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "channel,current_spend,proposed_spend,change,margin_current,margin_proposed,\
+         mroi_current,mroi_proposed,roi_average,r2,held,reason"
+    );
+
+    let (status, head, page) = get("/v1/plan?budget=110000&bootstrap=0&format=html", &read);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        head.to_lowercase().contains("content-type: text/html"),
+        "{head}"
+    );
+    assert_eq!(
+        page.matches("<svg").count(),
+        rows.len() - 1,
+        "a chart per channel"
+    );
+
+    for (target, reason) in [
+        ("/v1/plan", "budget: give the amount"),
+        ("/v1/plan?budget=110000&bounds=2", "LOW..HIGH"),
+        ("/v1/plan?budget=10", "below the least the bounds allow"),
+        (
+            "/v1/plan?budget=110000&max.Nowhere=5",
+            "no channel with spend is named \\\"Nowhere\\\"",
+        ),
+        (
+            "/v1/plan?budget=110000&group_by=platform",
+            "use channel or campaign",
+        ),
+        ("/v1/plan?budget=110000&format=xml", "use json, csv or html"),
+    ] {
+        let (status, _, body) = get(target, &read);
+        assert_eq!(status, 400, "{target}: {body}");
+        assert!(body.contains(reason), "{target}: {body}");
+    }
+    let (status, _, body) = get("/v1/plan?budget=110000", &other);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no channel has spend"), "{body}");
+    assert_eq!(get("/v1/plan?budget=1", "Bearer nope").0, 401);
+}
