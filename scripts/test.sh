@@ -69,5 +69,13 @@ demo_lake="$(mktemp -d)/demo"
 "$venv/bin/python" bench/query_latency.py --cli "$CARGO_TARGET_DIR/debug/throughline" --lake "$demo_lake" --tenant demo \
     --attribute --requests 2 --live-requests 1 --adhoc --adhoc-repeat 1
 
+echo "== the budget planner's page in a real browser (Debian's chromium, headless), and its benchmark at a tiny size"
+if ! command -v chromium >/dev/null 2>&1; then
+    apt="apt-get"; [ "$(id -u)" = 0 ] || apt="sudo apt-get"
+    $apt install -y -q chromium >/dev/null 2>&1 || { $apt update -q >/dev/null && $apt install -y -q chromium >/dev/null; }
+fi
+"$venv/bin/python" tests/plan_page.py --cli "$CARGO_TARGET_DIR/debug/throughline" --lake "$demo_lake"
+"$venv/bin/python" bench/plan.py --cli "$CARGO_TARGET_DIR/debug/throughline" --channels 3 --days 120 --runs 1 --bootstrap 5
+
 echo "== the Delta log harness at a tiny size (no timing asserted: every acknowledged beacon must be counted, across a checkpoint and a compaction)"
 "$venv/bin/python" bench/delta_log.py --cli "$CARGO_TARGET_DIR/debug/throughline" --commits 200 --sample 100

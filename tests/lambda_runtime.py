@@ -352,6 +352,12 @@ def run_functions(bins, env, port, tmp, ingest_keys, read, platforms):
               total.get("cost") == uah and total.get("currency") == "UAH" and total.get("costs_without_rate") == 0, r)
         r = invoke(http_event("GET", "/v1/kpi", auth, None, q))
         check("query refuses an ingest key", r.get("statusCode") == 401, r)
+        # The planner is routed to the same function: a plan, or (on these few days of
+        # costs) a 400 that says why not.
+        r = invoke(http_event("GET", "/v1/plan", {"authorization": f"Bearer {read}"}, None, {"budget": "1000", "bootstrap": "0"}))
+        body = r.get("body", "")
+        check("query plans a budget or says why not",
+              (r.get("statusCode") == 200 and "(total)" in body) or (r.get("statusCode") == 400 and "error" in body), r)
 
     def collect_all():
         collect()

@@ -68,7 +68,7 @@ pub fn render_html(plan: &Plan, title: &str) -> String {
     );
     let _ = writeln!(
         page,
-        "<p class=\"lead\">Budget {} {currency} over {} days. {}.</p>",
+        "<p class=\"lead\">Budget {} {currency} over {} days: {}.</p>",
         money(plan.budget),
         plan.period_days,
         escape(&plan.uplift_text())
@@ -185,12 +185,12 @@ fn chart(page: &mut String, row: &ChannelPlan, currency: &str) {
         b = TOP + plot_h,
         r = LEFT + plot_w
     );
-    for i in 0..=2 {
+    for (i, anchor) in ["start", "middle", "end"].into_iter().enumerate() {
         let vx = x_max * i as f64 / 2.0;
         let vy = y_min + (y_max - y_min) * i as f64 / 2.0;
         let _ = writeln!(
             page,
-            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>\
              <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             x(vx),
             TOP + plot_h + 16.0,

@@ -259,15 +259,20 @@ pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
     }
     let period = request.period_days;
     let steps = period as f64 / request.grain.days() as f64;
+    // The fits are the work: one channel per core at a time.
+    let curves = parallel_map(&spenders, |channel| {
+        let spend = by_grain(&channel.spend, request.grain);
+        let margin = by_grain(&channel.margin, request.grain);
+        fit(&spend, &margin, &vec![1.0; spend.len()])
+    });
     let mut rows = Vec::new();
     let mut free = Vec::new();
-    for channel in spenders {
+    for (channel, curve) in spenders.into_iter().zip(curves) {
         let recent = days - period..days;
         let current: f64 = channel.spend[recent.clone()].iter().sum();
         let attributed: f64 = channel.margin[recent].iter().sum();
         let spend_steps = by_grain(&channel.spend, request.grain);
         let margin_steps = by_grain(&channel.margin, request.grain);
-        let curve = fit(&spend_steps, &margin_steps, &vec![1.0; spend_steps.len()]);
         let highest = spend_steps.iter().copied().fold(0.0, f64::max) * steps;
         let weeks = by_grain(&channel.spend, Grain::Week)
             .iter()
@@ -526,24 +531,20 @@ fn uplift_range(
 }
 
 /// `f` over `items` on every core, in order.
-fn parallel_map<T: Sync, R: Send + Default + Clone>(
-    items: &[T],
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(threads).max(1);
-    let mut out = vec![R::default(); items.len()];
     std::thread::scope(|scope| {
-        for (inputs, outputs) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            let f = &f;
-            scope.spawn(move || {
-                for (input, output) in inputs.iter().zip(outputs) {
-                    *output = f(input);
-                }
-            });
-        }
-    });
-    out
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|inputs| scope.spawn(move || inputs.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a planner thread panicked"))
+            .collect()
+    })
 }
 
 #[cfg(test)]
