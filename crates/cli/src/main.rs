@@ -935,6 +935,20 @@ async fn demo(
         &engine.ltv().await?,
         Format::Table,
     )?;
+    // The demo business spent about 107,000 UAH in its last 28 days: plan a little more.
+    let budget = throughline_planner::PlanRequest {
+        budget: 110_000.0,
+        resamples: 20,
+        ..Default::default()
+    };
+    let plan = throughline_planner::plan_for_tenant(&engine, &Default::default(), &budget).await?;
+    output::print_titled(
+        "Budget plan: 110,000 UAH for the next 28 days (model: last_non_direct)",
+        &[plan.to_batch()?],
+        Format::Table,
+    )?;
+    output::print_caveats(&plan.caveats(), Format::Table);
+    println!();
     if kept {
         println!(
             "Try: throughline --lake {} kpi --tenant demo --group-by campaign --model time_decay",

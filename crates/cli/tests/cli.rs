@@ -168,6 +168,8 @@ fn demo_runs_end_to_end() {
         "Lost deals by reason",
         "(total)",
         "Paid Search",
+        "Budget plan",
+        "note: attribution is not incrementality",
     ] {
         assert!(
             stdout.contains(heading),

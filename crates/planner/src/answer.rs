@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray};
+use arrow::array::{ArrayRef, BooleanArray, Decimal128Array, Float64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -33,7 +33,8 @@ fn round(value: f64, places: i32) -> f64 {
 }
 
 impl Plan {
-    /// One row per channel, then `(total)`. Money to the cent; ROIs and R² to 4 places.
+    /// One row per channel, then `(total)`. Money as decimals to the cent; ROIs and R² to
+    /// 4 places.
     pub fn to_batch(&self) -> Result<RecordBatch, ArrowError> {
         let mut channel = Vec::new();
         let mut money: [Vec<Option<f64>>; 5] = Default::default();
@@ -83,11 +84,14 @@ impl Plan {
         held.push(None);
         reason.push(self.uplift_text());
         let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(channel))];
-        columns.extend(
-            money
+        for column in money {
+            let cents = column
                 .into_iter()
-                .map(|c| Arc::new(Float64Array::from(c)) as ArrayRef),
-        );
+                .map(|v| v.map(|v| (v * 100.0).round() as i128));
+            columns.push(Arc::new(
+                Decimal128Array::from_iter(cents).with_precision_and_scale(18, 2)?,
+            ));
+        }
         columns.extend(
             ratios
                 .into_iter()
@@ -100,7 +104,10 @@ impl Plan {
             .map(|name| match *name {
                 "channel" | "reason" => Field::new(*name, DataType::Utf8, false),
                 "held" => Field::new(*name, DataType::Boolean, true),
-                _ => Field::new(*name, DataType::Float64, true),
+                "mroi_current" | "mroi_proposed" | "roi_average" | "r2" => {
+                    Field::new(*name, DataType::Float64, true)
+                }
+                _ => Field::new(*name, DataType::Decimal128(18, 2), true),
             })
             .collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
@@ -132,11 +139,18 @@ impl Plan {
             date_string(self.data_to),
         ));
         match &self.model {
-            Some(model) => caveats.push(format!(
-                "attribution is not incrementality: the curves follow the margin the {model} \
-                 model credits to each channel, not the margin each channel caused; \
-                 a test that holds spend back (a geo or holdout experiment) is what shows the latter"
-            )),
+            Some(model) => {
+                caveats.push(format!(
+                    "attribution is not incrementality: the curves follow the margin the {model} \
+                     model credits to each channel, not the margin each channel caused; \
+                     a test that holds spend back (a geo or holdout experiment) is what shows the latter"
+                ));
+                caveats.push(
+                    "the latest days' margin is what has been won so far: deals still open will \
+                     add to it, so recent spend looks less profitable than it will turn out"
+                        .to_owned(),
+                );
+            }
             None => caveats.push(
                 "the curves follow the margin of the series given (--input): they are as \
                  causal as whatever produced it"

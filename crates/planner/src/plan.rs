@@ -230,9 +230,11 @@ struct Free {
     channel: Allocatable,
 }
 
-/// Plans `request.budget` over the channels of `series` with spend.
+/// Plans `request.budget` over the channels of `series` with spend, on the days from the
+/// first to the last with any spend.
 pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
     request.check()?;
+    let series = &series.spend_days();
     let spenders: Vec<&ChannelDays> = series
         .channels
         .iter()

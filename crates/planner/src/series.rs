@@ -197,6 +197,36 @@ impl Series {
         Ok(Series::from_rows(rows))
     }
 
+    /// The days from the first to the last with any spend: margin credited before spend
+    /// began or after the last cost day (deals won since) is no point of a spend curve.
+    pub fn spend_days(&self) -> Series {
+        let any_spend = |day: usize| self.channels.iter().any(|c| c.spend[day] > 0.0);
+        let days = self.days();
+        let (Some(start), Some(end)) = (
+            (0..days).find(|d| any_spend(*d)),
+            (0..days).rev().find(|d| any_spend(*d)),
+        ) else {
+            return Series {
+                channels: Vec::new(),
+                ..self.clone()
+            };
+        };
+        Series {
+            first: self.first + start as i32,
+            last: self.first + end as i32,
+            channels: self
+                .channels
+                .iter()
+                .map(|c| ChannelDays {
+                    channel: c.channel.clone(),
+                    spend: c.spend[start..=end].to_vec(),
+                    margin: c.margin[start..=end].to_vec(),
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Days from the first to the last.
     pub fn days(&self) -> usize {
         if self.channels.is_empty() {
@@ -229,6 +259,16 @@ mod tests {
         assert_eq!(series.channels[0].spend, vec![10.0, 0.0, 0.0, 0.0]);
         assert_eq!(series.channels[0].margin, vec![3.0, 0.0, 0.0, 0.0]);
         assert_eq!(series.channels[1].spend, vec![0.0, 0.0, 0.0, 7.0]);
+        // Margin after the last spend (deals won since) is cut off the spend curve's points.
+        let trimmed = Series::from_rows([
+            row(10, "Paid Search", 0.0, 4.0),
+            row(11, "Paid Search", 5.0, 1.0),
+            row(12, "Paid Search", 5.0, 2.0),
+            row(14, "Paid Search", 0.0, 9.0),
+        ])
+        .spend_days();
+        assert_eq!((trimmed.first, trimmed.last), (11, 12));
+        assert_eq!(trimmed.channels[0].margin, vec![1.0, 2.0]);
     }
 
     #[test]

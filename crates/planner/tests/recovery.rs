@@ -6,7 +6,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use throughline_planner::curve::{Curve, adstock};
-use throughline_planner::{Allocatable, DayRow, PlanRequest, Series, allocate, plan};
+use throughline_planner::{Allocatable, DayRow, Grain, PlanRequest, Series, allocate, plan};
 
 const DAYS: usize = 730;
 
@@ -135,9 +135,57 @@ fn the_planner_recovers_known_curves_and_nearly_their_optimum() {
             reached * 100.0,
             optimum.spend
         );
+        // A budget 20% larger: where the extra money goes matters more.
+        let larger = plan(
+            &series,
+            &PlanRequest {
+                budget: (current * 1.2 * 100.0).round() / 100.0,
+                resamples: 0,
+                ..request.clone()
+            },
+        )
+        .unwrap();
+        let optimum_larger =
+            allocate(&truth_channels, (current * 1.2 * 100.0).round() / 100.0).unwrap();
+        let proposed_larger: Vec<f64> = larger.channels.iter().map(|r| r.proposed_spend).collect();
+        let reached_larger = true_total(&proposed_larger) / true_total(&optimum_larger.spend);
+        println!("seed {seed}: budget 1.2 x current reaches {reached_larger:.4} of the optimum");
+        assert!(
+            reached_larger >= 0.97,
+            "seed {seed}, 1.2 x: {:.2}%",
+            reached_larger * 100.0
+        );
         // The range is a range around the uplift, and the same seed gives the same plan.
         let (low, high) = answer.uplift_range.unwrap();
         assert!(low <= high, "{low} {high}");
         assert_eq!(plan(&series, &request).unwrap(), answer);
+
+        // Weekly sums (104 points) tell the same story less sharply.
+        let weekly = plan(
+            &series,
+            &PlanRequest {
+                grain: Grain::Week,
+                ..request.clone()
+            },
+        )
+        .unwrap();
+        let proposed: Vec<f64> = weekly.channels.iter().map(|r| r.proposed_spend).collect();
+        let reached = true_total(&proposed) / true_total(&optimum.spend);
+        println!(
+            "seed {seed}: by day {:.4}, by week {reached:.4} of the optimum",
+            true_total(
+                &answer
+                    .channels
+                    .iter()
+                    .map(|r| r.proposed_spend)
+                    .collect::<Vec<_>>()
+            ) / true_total(&optimum.spend)
+        );
+        assert!(weekly.channels.iter().all(|r| !r.held), "{weekly:?}");
+        assert!(
+            reached >= 0.95,
+            "seed {seed}, by week: {:.2}% of the optimum",
+            reached * 100.0
+        );
     }
 }
