@@ -114,12 +114,12 @@ pub fn allocate(channels: &[Allocatable], budget: f64) -> Result<Allocation, Inf
     // curves): fill up from the split just under the budget, and trim down from the one
     // just over it, in small steps to the best (or from the worst) next marginal margin;
     // the better of the two.
-    let filled = fill(channels, under, budget);
+    let filled = settle(channels, under, budget);
     let spend = if exact {
         filled
     } else {
         let over: Vec<f64> = channels.iter().map(|c| c.best_at(lo)).collect();
-        let trimmed = trim(channels, over, budget);
+        let trimmed = settle(channels, over, budget);
         let total = |s: &[f64]| -> f64 { channels.iter().zip(s).map(|(c, s)| c.margin(*s)).sum() };
         if total(&trimmed) > total(&filled) {
             trimmed
@@ -132,48 +132,36 @@ pub fn allocate(channels: &[Allocatable], budget: f64) -> Result<Allocation, Inf
 
 const SMALL_STEPS: f64 = 200.0;
 
-/// Adds what `spend` lacks of `budget`, step by step to the channel whose next unit
-/// brings the most margin, each up to its upper bound.
-fn fill(channels: &[Allocatable], mut spend: Vec<f64>, budget: f64) -> Vec<f64> {
-    let mut left = budget - spend.iter().sum::<f64>();
-    let step = left / SMALL_STEPS;
+/// Moves `spend` to add up to `budget` in small steps: each step to the channel whose
+/// next unit brings the most margin (up to its upper bound) when adding, from the one
+/// whose last unit brings the least (down to its lower bound) when taking away.
+fn settle(channels: &[Allocatable], mut spend: Vec<f64>, budget: f64) -> Vec<f64> {
+    let gap = budget - spend.iter().sum::<f64>();
+    let adding = gap > 0.0;
+    let step = (gap.abs() / SMALL_STEPS).max(1e-9);
+    let mut left = gap.abs();
     while left > 1e-9 * budget.max(1.0) {
+        let room = |i: usize, spend: &[f64]| match adding {
+            true => channels[i].upper - spend[i],
+            false => spend[i] - channels[i].lower,
+        };
         let next = (0..channels.len())
-            .filter(|i| spend[*i] < channels[*i].upper)
+            .filter(|i| room(*i, &spend) > 0.0)
             .max_by(|a, b| {
-                let (ma, mb) = (
-                    channels[*a].marginal(spend[*a]),
-                    channels[*b].marginal(spend[*b]),
-                );
-                ma.total_cmp(&mb).then(b.cmp(a))
+                let by_margin = channels[*a]
+                    .marginal(spend[*a])
+                    .total_cmp(&channels[*b].marginal(spend[*b]));
+                let by_margin = if adding {
+                    by_margin
+                } else {
+                    by_margin.reverse()
+                };
+                by_margin.then(b.cmp(a))
             });
         let Some(i) = next else { break };
-        let added = left.min(step.max(1e-9)).min(channels[i].upper - spend[i]);
-        spend[i] += added;
-        left -= added;
-    }
-    spend
-}
-
-/// Takes what `spend` has over `budget`, step by step from the channel whose last unit
-/// brings the least margin, each down to its lower bound.
-fn trim(channels: &[Allocatable], mut spend: Vec<f64>, budget: f64) -> Vec<f64> {
-    let mut excess = spend.iter().sum::<f64>() - budget;
-    let step = excess / SMALL_STEPS;
-    while excess > 1e-9 * budget.max(1.0) {
-        let next = (0..channels.len())
-            .filter(|i| spend[*i] > channels[*i].lower)
-            .min_by(|a, b| {
-                let (ma, mb) = (
-                    channels[*a].marginal(spend[*a]),
-                    channels[*b].marginal(spend[*b]),
-                );
-                ma.total_cmp(&mb).then(a.cmp(b))
-            });
-        let Some(i) = next else { break };
-        let taken = excess.min(step.max(1e-9)).min(spend[i] - channels[i].lower);
-        spend[i] -= taken;
-        excess -= taken;
+        let moved = left.min(step).min(room(i, &spend));
+        spend[i] += if adding { moved } else { -moved };
+        left -= moved;
     }
     spend
 }

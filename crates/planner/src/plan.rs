@@ -613,15 +613,20 @@ mod tests {
         }))
     }
 
+    /// Spend that swings between 40 and 160 a day.
+    fn wave(days: usize) -> Vec<f64> {
+        (0..days)
+            .map(|d| 100.0 + 60.0 * (d as f64 * 0.3).sin())
+            .collect()
+    }
+
     /// A channel at one spend level, one with four weeks of data and one that never spent
     /// lately are held with their reasons, and keep their spend; the budget's rest goes to
     /// the planned channel.
     #[test]
     fn channels_the_data_cannot_judge_are_held_and_say_why() {
         let days = 84;
-        let wave: Vec<f64> = (0..days)
-            .map(|d| 100.0 + 60.0 * (d as f64 * 0.3).sin())
-            .collect();
+        let wave = wave(days);
         let margin: Vec<f64> = adstock(&wave, 0.2)
             .iter()
             .map(|a| 3.0 * a / (a + 150.0) * 100.0)
@@ -679,9 +684,7 @@ mod tests {
     #[test]
     fn a_budget_the_bounds_cannot_meet_is_refused_with_what_they_allow() {
         let days = 84;
-        let wave: Vec<f64> = (0..days)
-            .map(|d| 100.0 + 60.0 * (d as f64 * 0.3).sin())
-            .collect();
+        let wave = wave(days);
         let margin: Vec<f64> = wave.iter().map(|s| s * 2.0).collect();
         let series = series_of(&[("Search", wave.clone(), margin)]);
         let current: f64 = wave[days - 28..].iter().sum();
