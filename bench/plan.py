@@ -7,13 +7,18 @@ median wall time and the peak RSS of each. The answer is checked (exit 1 if not)
 per channel plus the total, the proposal spends exactly the budget, every planned channel
 within its bounds. Timings are printed, never asserted.
 
+`--peer-python PY` also runs bench/plan_peer.py (the same method in NumPy and SciPy's
+SLSQP, run by PY, which needs `pip install numpy scipy`) on the same file, `--runs` times,
+and prints the wall-time ratio, how far the two fits' marginal returns at current spend
+are apart, and each side's total predicted margin at its own proposal.
+
     cargo build --release --locked -p throughline-cli
-    python bench/plan.py --cli target/release/throughline
+    python bench/plan.py --cli target/release/throughline [--peer-python VENV/bin/python]
 """
 import argparse
 import csv
 import io
-import math
+import json
 import os
 import random
 import resource
@@ -90,6 +95,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bootstrap", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--peer-python", help="a Python with numpy and scipy: also run bench/plan_peer.py")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         series = os.path.join(scratch, "series.csv")
@@ -110,7 +116,39 @@ def main():
             print(f"{label:<34} {statistics.median(walls):>11.3f}s {min(walls):>8.3f}s {peak / 1024:>8.1f} MiB")
         held = sum(1 for r in rows[:-1] if r["held"] == "true")
         print(f"planned {len(rows) - 1 - held} channels, held {held}; {rows[-1]['reason']}")
+        if args.peer_python:
+            ours_wall = statistics.median(walls)
+            failed |= compare_with_peer(args, series, budget, rows, ours_wall)
     sys.exit(1 if failed else 0)
+
+
+def compare_with_peer(args, series, budget, rows, ours_wall):
+    """Runs the NumPy/SciPy peer on the same file; prints the ratios. True if it failed."""
+    peer_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan_peer.py")
+    walls, answer = [], None
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        done = subprocess.run([args.peer_python, peer_script, series, str(budget)], capture_output=True, text=True)
+        walls.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            print(f"  FAILED: the peer: {done.stderr.strip()[-400:]}")
+            return True
+        answer = json.loads(done.stdout)
+    peer_wall = statistics.median(walls)
+    ours = {r["channel"]: r for r in rows[:-1]}
+    gaps = []
+    for c in answer["channels"]:
+        mine = float(ours[c["channel"]]["mroi_current"]) + 1.0
+        gaps.append(abs(mine / c["marginal_return"] - 1.0) if c["marginal_return"] else 0.0)
+    ours_margin = sum(float(r["margin_proposed"]) for r in rows[:-1])
+    print(f"{'NumPy + SciPy SLSQP (peer), no bootstrap':<34} {peer_wall:>11.3f}s {min(walls):>8.3f}s")
+    print(f"Throughline / peer wall time (curves and split): {ours_wall / peer_wall:.3f}")
+    print(f"marginal return at current spend, Throughline against the peer: median gap "
+          f"{statistics.median(gaps) * 100:.3f}%, largest {max(gaps) * 100:.3f}%")
+    print(f"predicted margin at each side's proposal: Throughline {ours_margin:.2f}, peer "
+          f"{answer['predicted_margin']:.2f} (ratio {ours_margin / answer['predicted_margin']:.5f}; "
+          f"SLSQP converged: {answer['converged']})")
+    return False
 
 
 if __name__ == "__main__":
