@@ -236,9 +236,21 @@ fn chart(page: &mut String, row: &ChannelPlan, currency: &str) {
             b = TOP + plot_h
         );
     }
+    // The range the curve was fitted on: a proposal far outside it is an extrapolation.
+    let seen = row.weeks.iter().map(|(s, _)| *s).filter(|s| *s > 0.0);
+    let (low, high) = seen.fold((f64::MAX, 0.0f64), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    let range = if high > 0.0 {
+        format!(
+            " Spend seen: {} to {} a period (by week).",
+            money(low),
+            money(high)
+        )
+    } else {
+        String::new()
+    };
     let _ = write!(
         page,
-        "</svg>\n<figcaption>{name}: current {} → proposed {} ({}). {}</figcaption>\n</figure>\n",
+        "</svg>\n<figcaption>{name}: current {} → proposed {} ({}).{range} {}</figcaption>\n</figure>\n",
         money(row.current_spend),
         money(row.proposed_spend),
         percent_change(row.current_spend, row.proposed_spend),
