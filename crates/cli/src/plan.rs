@@ -53,6 +53,9 @@ pub struct PlanArgs {
     /// Fit the curves per day or per week.
     #[arg(long, default_value = "day", value_parser = Grain::parse)]
     grain: Grain,
+    /// A channel with spend in fewer weeks than this keeps its current spend.
+    #[arg(long, default_value_t = PlanRequest::default().min_weeks)]
+    min_weeks: usize,
     /// Bootstrap refits for the uplift's range (0 for none).
     #[arg(long, default_value_t = PlanRequest::default().resamples)]
     bootstrap: usize,
@@ -86,6 +89,7 @@ impl PlanArgs {
             min_spend: amounts(&self.min)?,
             max_spend: amounts(&self.max)?,
             resamples: self.bootstrap,
+            min_weeks: self.min_weeks,
             ..PlanRequest::default()
         })
     }

@@ -360,6 +360,17 @@ pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
         .map(|r| r.current_spend)
         .sum();
     let to_split = request.budget - held_spend;
+    if free.is_empty() && to_split.abs() >= 0.005 {
+        let reasons: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} ({})", r.channel, r.reason))
+            .collect();
+        return Err(Error::Request(format!(
+            "every channel with spend keeps its current spend, {held_spend:.2} in all, so no other \
+             budget can be split: {}",
+            reasons.join("; ")
+        )));
+    }
     let channels: Vec<Allocatable> = free.iter().map(|f| f.channel).collect();
     let allocation = allocate(&channels, to_split.max(0.0)).map_err(|e| {
         let (what, limit) = match e {
@@ -698,6 +709,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("below the least the bounds allow"), "{e}");
+        let e = plan(
+            &series,
+            &PlanRequest {
+                budget: current * 1.1,
+                min_weeks: 20,
+                ..PlanRequest::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("every channel with spend keeps its current spend")
+                && e.contains("Search (held: spend in only 12 weeks (fewer than 20)"),
+            "{e}"
+        );
         let e = plan(
             &series,
             &PlanRequest {

@@ -203,6 +203,10 @@ async fn plan(
             .map_or(Ok(defaults.resamples), |n| n.parse::<usize>())
             .map_err(|_| bad("bootstrap: give a whole number of refits".into()))?
             .min(MAX_BOOTSTRAP),
+        min_weeks: params
+            .get("min_weeks")
+            .map_or(Ok(defaults.min_weeks), |n| n.parse::<usize>())
+            .map_err(|_| bad("min_weeks: give a whole number of weeks".into()))?,
         ..defaults
     };
     let lake = LakePlan {
