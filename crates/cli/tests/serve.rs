@@ -654,8 +654,27 @@ fn plan_answers_over_http_as_rows_headers_and_a_page() {
         "a chart per channel"
     );
 
+    // A channel's own bound, its name URL-encoded: without it the plan cuts Paid Search
+    // to its lower bound (0.7 x 41339.02).
+    let (status, _, capped) = get(
+        "/v1/plan?budget=110000&bootstrap=0&min.Paid%20Search=40000",
+        &read,
+    );
+    assert_eq!(status, 200, "{capped}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&capped).unwrap();
+    let search = rows.iter().find(|r| r["channel"] == "Paid Search").unwrap();
+    assert!(
+        (search["proposed_spend"].as_f64().unwrap() - 40000.0).abs() < 0.005
+            && search["reason"].as_str().unwrap().contains("at its --min"),
+        "{search}"
+    );
+
     for (target, reason) in [
         ("/v1/plan", "budget: give the amount"),
+        (
+            "/v1/plan?budget=110000&bootstrap=many",
+            "bootstrap: give a whole number",
+        ),
         ("/v1/plan?budget=110000&bounds=2", "LOW..HIGH"),
         ("/v1/plan?budget=10", "below the least the bounds allow"),
         (

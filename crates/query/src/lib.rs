@@ -161,65 +161,16 @@ async fn plan(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let engine = service.engine(&headers, &params).await?;
-    let bad = ApiError::BadRequest;
     let html = match params.get("format").map(String::as_str) {
         None | Some("json") | Some("csv") => false,
         Some("html") => true,
-        Some(other) => return Err(bad(format!("format {other:?}: use json, csv or html"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format {other:?}: use json, csv or html"
+            )));
+        }
     };
-    let budget = params
-        .get("budget")
-        .ok_or_else(|| bad("budget: give the amount to split, e.g. budget=250000".into()))?
-        .parse::<f64>()
-        .map_err(|_| bad("budget: not a number".into()))?;
-    let defaults = PlanRequest::default();
-    let overrides = |prefix: &str| -> Result<BTreeMap<String, f64>, ApiError> {
-        params
-            .iter()
-            .filter_map(|(key, value)| key.strip_prefix(prefix).map(|name| (name, value)))
-            .map(|(name, value)| {
-                PlanRequest::parse_channel_amount(&format!("{name}={value}")).map_err(bad)
-            })
-            .collect()
-    };
-    let request = PlanRequest {
-        budget,
-        period_days: params
-            .get("period")
-            .map_or(Ok(defaults.period_days), |p| PlanRequest::parse_period(p))
-            .map_err(bad)?,
-        grain: params
-            .get("grain")
-            .map_or(Ok(defaults.grain), |g| Grain::parse(g))
-            .map_err(bad)?,
-        bounds: params
-            .get("bounds")
-            .map_or(Ok(defaults.bounds), |b| PlanRequest::parse_bounds(b))
-            .map_err(bad)?,
-        min_spend: overrides("min.")?,
-        max_spend: overrides("max.")?,
-        resamples: params
-            .get("bootstrap")
-            .map_or(Ok(defaults.resamples), |n| n.parse::<usize>())
-            .map_err(|_| bad("bootstrap: give a whole number of refits".into()))?
-            .min(MAX_BOOTSTRAP),
-        min_weeks: params
-            .get("min_weeks")
-            .map_or(Ok(defaults.min_weeks), |n| n.parse::<usize>())
-            .map_err(|_| bad("min_weeks: give a whole number of weeks".into()))?,
-        ..defaults
-    };
-    let lake = LakePlan {
-        model: params
-            .get("model")
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_MODEL.into()),
-        group_by: params
-            .get("group_by")
-            .map_or(Ok(KpiGroup::Channel), |g| LakePlan::group_by(g))
-            .map_err(bad)?,
-        currency: params.get("currency").cloned(),
-    };
+    let (request, lake) = plan_params(&params)?;
     let answer = plan_for_tenant(&engine, &lake, &request)
         .await
         .map_err(|e| match e {
@@ -239,6 +190,71 @@ async fn plan(
     };
     add_caveats(&mut response, &answer.caveats());
     Ok(response)
+}
+
+/// A plan's request and lake settings from its query parameters (docs/HTTP.md).
+fn plan_params(params: &HashMap<String, String>) -> Result<(PlanRequest, LakePlan), ApiError> {
+    let defaults = PlanRequest::default();
+    let whole = |what: &'static str| {
+        move |text: &str| {
+            text.parse::<usize>()
+                .map_err(|_| format!("{what}: give a whole number"))
+        }
+    };
+    let overrides = |prefix: &str| -> Result<BTreeMap<String, f64>, ApiError> {
+        params
+            .iter()
+            .filter_map(|(key, value)| key.strip_prefix(prefix).map(|name| (name, value)))
+            .map(|(name, value)| {
+                PlanRequest::parse_channel_amount(&format!("{name}={value}"))
+                    .map_err(ApiError::BadRequest)
+            })
+            .collect()
+    };
+    let request = PlanRequest {
+        budget: parsed(params, "budget", None, |text| {
+            text.parse::<f64>()
+                .map(Some)
+                .map_err(|_| "budget: not a number".to_owned())
+        })?
+        .ok_or_else(|| {
+            ApiError::BadRequest("budget: give the amount to split, e.g. budget=250000".into())
+        })?,
+        period_days: parsed(
+            params,
+            "period",
+            defaults.period_days,
+            PlanRequest::parse_period,
+        )?,
+        grain: parsed(params, "grain", defaults.grain, Grain::parse)?,
+        bounds: parsed(params, "bounds", defaults.bounds, PlanRequest::parse_bounds)?,
+        min_spend: overrides("min.")?,
+        max_spend: overrides("max.")?,
+        resamples: parsed(params, "bootstrap", defaults.resamples, whole("bootstrap"))?
+            .min(MAX_BOOTSTRAP),
+        min_weeks: parsed(params, "min_weeks", defaults.min_weeks, whole("min_weeks"))?,
+        ..defaults
+    };
+    let lake = LakePlan {
+        model: parsed(params, "model", DEFAULT_MODEL.into(), |m| Ok(m.to_owned()))?,
+        group_by: parsed(params, "group_by", KpiGroup::Channel, LakePlan::group_by)?,
+        currency: params.get("currency").cloned(),
+    };
+    Ok((request, lake))
+}
+
+/// `name=` read by `parse`, or `default` when absent; a value it refuses is a 400 with its
+/// reason.
+fn parsed<T>(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: T,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ApiError> {
+    params
+        .get(name)
+        .map_or(Ok(default), |text| parse(text))
+        .map_err(ApiError::BadRequest)
 }
 
 /// Refits a request may ask for: each costs a pass over every channel's days.
