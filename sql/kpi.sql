@@ -158,8 +158,8 @@ SELECT
 FROM kpi_conversion_group_days
 GROUP BY 1;
 
--- Spend and attributed money per day and group, in the reporting currency: the series the
--- budget planner fits its response curves to (docs/PLANNER.md). A day with no rate for
+-- Spend and attributed money per day and group, in the reporting currency (`currency`):
+-- the series the budget planner fits its response curves to (docs/PLANNER.md). A day with no rate for
 -- its currency has NULL money and counts in the *_without_rate columns.
 CREATE OR REPLACE VIEW kpi_group_days AS
 SELECT
@@ -169,9 +169,11 @@ SELECT
     coalesce(v.revenue, CAST(0 AS DECIMAL(18, 4))) AS revenue,
     coalesce(v.margin, CAST(0 AS DECIMAL(18, 4))) AS margin,
     coalesce(c.costs_without_rate, 0) AS costs_without_rate,
-    coalesce(v.conversions_without_rate, 0.0) AS conversions_without_rate
+    coalesce(v.conversions_without_rate, 0.0) AS conversions_without_rate,
+    p.currency AS currency
 FROM kpi_cost_group_days c
-FULL OUTER JOIN kpi_conversion_group_days v ON c."date" = v."date" AND c.group_key = v.group_key;
+FULL OUTER JOIN kpi_conversion_group_days v ON c."date" = v."date" AND c.group_key = v.group_key
+CROSS JOIN kpi_params p;
 
 CREATE OR REPLACE VIEW kpi_groups AS
 SELECT

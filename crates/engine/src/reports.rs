@@ -145,7 +145,7 @@ impl Engine {
     /// Spend, revenue and margin per day and group under `query`'s model, money in its
     /// reporting currency (kpi.sql's `kpi_group_days`; `from`/`to` bound the days): the
     /// series the budget planner fits. Columns `date, group, cost, revenue, margin,
-    /// costs_without_rate, conversions_without_rate`, ordered by group and date.
+    /// costs_without_rate, conversions_without_rate, currency`, ordered by group and date.
     pub async fn kpi_days(&self, query: &KpiQuery) -> Result<Vec<RecordBatch>> {
         let scope = self.kpi_scope(query, &[]).await?;
         let days = scope

@@ -85,22 +85,17 @@ pub async fn plan_for_tenant(
     request: &PlanRequest,
 ) -> Result<Plan, Error> {
     model(&lake.model)?;
-    let currency = match &lake.currency {
-        Some(code) => Some(code.clone()),
-        None => engine.reporting_currency(None).await?,
-    };
     let series_of = |model: &str| {
         let query = KpiQuery {
             model: model.to_owned(),
             group_by: lake.group_by,
-            currency: currency.clone(),
+            currency: lake.currency.clone(),
             ..KpiQuery::default()
         };
         async move { Series::from_kpi_days(&engine.kpi_days(&query).await?) }
     };
     let mut answer = plan(&series_of(&lake.model).await?, request)?;
     answer.model = Some(lake.model.clone());
-    answer.currency = currency.clone();
     let quick = PlanRequest {
         resamples: 0,
         ..request.clone()

@@ -411,7 +411,7 @@ pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
         resamples: request.resamples,
         exact: allocation.exact,
         model: None,
-        currency: None,
+        currency: series.currency.clone(),
         alternatives: Vec::new(),
         costs_without_rate: series.costs_without_rate,
         conversions_without_rate: series.conversions_without_rate,

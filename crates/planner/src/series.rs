@@ -29,6 +29,8 @@ pub struct Series {
     pub last: i32,
     /// By channel name.
     pub channels: Vec<ChannelDays>,
+    /// The currency of its money, when known (the lake's reporting currency).
+    pub currency: Option<String>,
     /// Ad-cost rows and conversion credits left out for want of an exchange rate.
     pub costs_without_rate: i64,
     pub conversions_without_rate: f64,
@@ -76,11 +78,12 @@ impl Series {
     }
 
     /// From the engine's `kpi_days` answer (`date, group, cost, revenue, margin,
-    /// costs_without_rate, conversions_without_rate`). Money without a rate is NULL there
-    /// and counted here.
+    /// costs_without_rate, conversions_without_rate, currency`). Money without a rate is
+    /// NULL there and counted here.
     pub fn from_kpi_days(batches: &[RecordBatch]) -> Result<Series, Error> {
         let mut rows = Vec::new();
         let (mut costs_without_rate, mut conversions_without_rate) = (0, 0.0);
+        let mut currency = None;
         for batch in batches {
             let column = |name: &str, to: &DataType| -> Result<arrow::array::ArrayRef, Error> {
                 let index = batch.schema().index_of(name)?;
@@ -92,6 +95,11 @@ impl Series {
             let margins = column("margin", &DataType::Float64)?;
             let cost_gaps = column("costs_without_rate", &DataType::Int64)?;
             let credit_gaps = column("conversions_without_rate", &DataType::Float64)?;
+            let currencies = column("currency", &DataType::Utf8)?;
+            let currencies = currencies.as_string::<i32>();
+            if let Some(code) = currencies.iter().flatten().next() {
+                currency = Some(code.to_owned());
+            }
             let dates = dates.as_primitive::<Date32Type>();
             let groups = groups.as_string::<i32>();
             let costs = costs.as_primitive::<Float64Type>();
@@ -127,6 +135,7 @@ impl Series {
             }
         }
         Ok(Series {
+            currency,
             costs_without_rate,
             conversions_without_rate,
             ..Series::from_rows(rows)
