@@ -27,69 +27,71 @@ pub const PLAN_COLUMNS: [&str; 12] = [
     "reason",
 ];
 
-fn round(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (value * scale).round() / scale
-}
-
 impl Plan {
     /// One row per channel, then `(total)`. Money as decimals to the cent; ROIs and R² to
     /// 4 places.
     pub fn to_batch(&self) -> Result<RecordBatch, ArrowError> {
+        let cents = |value: f64| (value * 100.0).round() as i128;
+        let places = |value: Option<f64>| value.map(|v| (v * 1e4).round() / 1e4);
         let mut channel = Vec::new();
-        let mut money: [Vec<Option<f64>>; 5] = Default::default();
+        let mut money: [Vec<i128>; 5] = Default::default();
         let mut ratios: [Vec<Option<f64>>; 4] = Default::default();
         let mut held = Vec::new();
         let mut reason = Vec::new();
+        let mut push = |name: &str,
+                        spends: [f64; 5],
+                        fractions: [Option<f64>; 4],
+                        is_held: Option<bool>,
+                        why: String| {
+            channel.push(name.to_owned());
+            for (column, value) in money.iter_mut().zip(spends) {
+                column.push(cents(value));
+            }
+            for (column, value) in ratios.iter_mut().zip(fractions) {
+                column.push(places(value));
+            }
+            held.push(is_held);
+            reason.push(why);
+        };
         for row in &self.channels {
-            channel.push(row.channel.clone());
-            for (column, value) in money.iter_mut().zip([
-                row.current_spend,
-                row.proposed_spend,
-                row.proposed_spend - row.current_spend,
-                row.margin_current,
-                row.margin_proposed,
-            ]) {
-                column.push(Some(round(value, 2)));
-            }
-            for (column, value) in ratios.iter_mut().zip([
-                row.mroi_current,
-                row.mroi_proposed,
-                row.roi_average,
-                row.r2,
-            ]) {
-                column.push(value.map(|v| round(v, 4)));
-            }
-            held.push(Some(row.held));
-            reason.push(row.reason.clone());
+            push(
+                &row.channel,
+                [
+                    row.current_spend,
+                    row.proposed_spend,
+                    row.proposed_spend - row.current_spend,
+                    row.margin_current,
+                    row.margin_proposed,
+                ],
+                [row.mroi_current, row.mroi_proposed, row.roi_average, row.r2],
+                Some(row.held),
+                row.reason.clone(),
+            );
         }
-        let sum = |f: fn(&crate::ChannelPlan) -> f64| -> f64 { self.channels.iter().map(f).sum() };
-        let (current, proposed) = (sum(|r| r.current_spend), sum(|r| r.proposed_spend));
-        let margin_current = sum(|r| r.margin_current);
-        let attributed = sum(|r| r.margin_attributed);
-        let attributed_roi = (current > 0.0).then(|| (attributed - current) / current);
-        channel.push("(total)".into());
-        for (column, value) in money.iter_mut().zip([
-            current,
-            proposed,
-            proposed - current,
-            margin_current,
-            sum(|r| r.margin_proposed),
-        ]) {
-            column.push(Some(round(value, 2)));
-        }
-        for (column, value) in ratios.iter_mut().zip([None, None, attributed_roi, None]) {
-            column.push(value.map(|v| round(v, 4)));
-        }
-        held.push(None);
-        reason.push(self.uplift_text());
+        let total = self.totals();
+        let current = total.current_spend;
+        push(
+            "(total)",
+            [
+                current,
+                total.proposed_spend,
+                total.proposed_spend - current,
+                total.margin_current,
+                total.margin_proposed,
+            ],
+            [
+                None,
+                None,
+                (current > 0.0).then(|| (total.margin_attributed - current) / current),
+                None,
+            ],
+            None,
+            self.uplift_text(),
+        );
         let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(channel))];
         for column in money {
-            let cents = column
-                .into_iter()
-                .map(|v| v.map(|v| (v * 100.0).round() as i128));
             columns.push(Arc::new(
-                Decimal128Array::from_iter(cents).with_precision_and_scale(18, 2)?,
+                Decimal128Array::from(column).with_precision_and_scale(18, 2)?,
             ));
         }
         columns.extend(

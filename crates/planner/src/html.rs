@@ -116,17 +116,16 @@ fn table(page: &mut String, plan: &Plan, currency: &str) {
             name = escape(&row.channel),
         );
     }
-    let sum = |f: fn(&ChannelPlan) -> f64| -> f64 { plan.channels.iter().map(f).sum() };
-    let (current, proposed) = (sum(|r| r.current_spend), sum(|r| r.proposed_spend));
+    let total = plan.totals();
     let _ = write!(
         page,
         "</tbody>\n<tfoot><tr><th scope=\"row\">Total</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
          <td>{}</td><td colspan=\"5\"></td></tr></tfoot>\n</table>\n",
-        money(current),
-        money(proposed),
-        percent_change(current, proposed),
-        money(sum(|r| r.margin_current)),
-        money(sum(|r| r.margin_proposed)),
+        money(total.current_spend),
+        money(total.proposed_spend),
+        percent_change(total.current_spend, total.proposed_spend),
+        money(total.margin_current),
+        money(total.margin_proposed),
     );
 }
 

@@ -17,7 +17,7 @@ pub use allocate::{Allocatable, Allocation, Infeasible, allocate};
 pub use answer::PLAN_COLUMNS;
 pub use html::render_html;
 pub use plan::{
-    Alternative, ChannelPlan, DATA_CAP, DEFAULT_PERIOD_DAYS, Grain, Plan, PlanRequest, plan,
+    Alternative, ChannelPlan, DATA_CAP, DEFAULT_PERIOD_DAYS, Grain, Plan, PlanRequest, Totals, plan,
 };
 pub use series::{ChannelDays, DayRow, Series};
 
@@ -77,6 +77,14 @@ impl LakePlan {
     }
 }
 
+/// [`plan`] on a blocking thread: the fits take a core each for up to a second, which
+/// must not stall a server's other requests on the async runtime.
+async fn plan_apart(series: Series, request: PlanRequest) -> Result<Plan, Error> {
+    tokio::task::spawn_blocking(move || plan(&series, &request))
+        .await
+        .unwrap_or_else(|stopped| std::panic::resume_unwind(stopped.into_panic()))
+}
+
 /// The plan for a tenant's lake: its daily spend and `lake.model`'s attributed margin per
 /// group in one currency, then the same budget under two other models for comparison.
 pub async fn plan_for_tenant(
@@ -94,14 +102,14 @@ pub async fn plan_for_tenant(
         };
         async move { Series::from_kpi_days(&engine.kpi_days(&query).await?) }
     };
-    let mut answer = plan(&series_of(&lake.model).await?, request)?;
+    let mut answer = plan_apart(series_of(&lake.model).await?, request.clone()).await?;
     answer.model = Some(lake.model.clone());
     let quick = PlanRequest {
         resamples: 0,
         ..request.clone()
     };
     for other in COMPARED_MODELS.iter().filter(|m| **m != lake.model).take(2) {
-        let proposal = match plan(&series_of(other).await?, &quick) {
+        let proposal = match plan_apart(series_of(other).await?, quick.clone()).await {
             Ok(p) => Ok(p
                 .channels
                 .into_iter()

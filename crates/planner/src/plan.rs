@@ -222,6 +222,29 @@ pub struct Plan {
     pub conversions_without_rate: f64,
 }
 
+/// Sums over the channels, for the `(total)` row and the page's footer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Totals {
+    pub current_spend: f64,
+    pub proposed_spend: f64,
+    pub margin_current: f64,
+    pub margin_proposed: f64,
+    pub margin_attributed: f64,
+}
+
+impl Plan {
+    pub fn totals(&self) -> Totals {
+        let sum = |f: fn(&ChannelPlan) -> f64| -> f64 { self.channels.iter().map(f).sum() };
+        Totals {
+            current_spend: sum(|r| r.current_spend),
+            proposed_spend: sum(|r| r.proposed_spend),
+            margin_current: sum(|r| r.margin_current),
+            margin_proposed: sum(|r| r.margin_proposed),
+            margin_attributed: sum(|r| r.margin_attributed),
+        }
+    }
+}
+
 /// A free channel: planned within its bounds.
 struct Free {
     row: usize,
@@ -261,20 +284,27 @@ pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
     }
     let period = request.period_days;
     let steps = period as f64 / request.grain.days() as f64;
+    let stepped: Vec<(Vec<f64>, Vec<f64>)> = spenders
+        .iter()
+        .map(|c| {
+            (
+                by_grain(&c.spend, request.grain),
+                by_grain(&c.margin, request.grain),
+            )
+        })
+        .collect();
     // The fits are the work: one channel per core at a time.
-    let curves = parallel_map(&spenders, |channel| {
-        let spend = by_grain(&channel.spend, request.grain);
-        let margin = by_grain(&channel.margin, request.grain);
-        fit(&spend, &margin, &vec![1.0; spend.len()])
+    let curves = parallel_map(&stepped, |(spend, margin)| {
+        fit(spend, margin, &vec![1.0; spend.len()])
     });
     let mut rows = Vec::new();
     let mut free = Vec::new();
-    for (channel, curve) in spenders.into_iter().zip(curves) {
+    for ((channel, curve), (spend_steps, margin_steps)) in
+        spenders.into_iter().zip(curves).zip(stepped)
+    {
         let recent = days - period..days;
         let current: f64 = channel.spend[recent.clone()].iter().sum();
         let attributed: f64 = channel.margin[recent].iter().sum();
-        let spend_steps = by_grain(&channel.spend, request.grain);
-        let margin_steps = by_grain(&channel.margin, request.grain);
         let highest = spend_steps.iter().copied().fold(0.0, f64::max) * steps;
         let weeks = by_grain(&channel.spend, Grain::Week)
             .iter()
@@ -392,7 +422,7 @@ pub fn plan(series: &Series, request: &PlanRequest) -> Result<Plan, Error> {
         row.margin_proposed = c.margin(*spend);
         row.mroi_current = Some(c.marginal(row.current_spend) - 1.0);
         row.mroi_proposed = Some(c.marginal(*spend) - 1.0);
-        row.reason = notes(row, &c.curve, request);
+        row.reason = notes(row, request);
     }
     let uplift = rows
         .iter()
@@ -460,7 +490,8 @@ fn to_cents(spend: &[f64], total: f64) -> Vec<f64> {
 
 /// What a reader of a planned channel's line must know: a bound that decided its spend,
 /// a poor fit.
-fn notes(row: &ChannelPlan, curve: &Curve, request: &PlanRequest) -> String {
+fn notes(row: &ChannelPlan, request: &PlanRequest) -> String {
+    let curve = &row.curve;
     let mut notes = Vec::new();
     let at = |bound: f64| (row.proposed_spend - bound).abs() <= 0.01;
     if at(row.upper) && row.upper < row.current_spend * request.bounds.1 - 0.01 {

@@ -5,6 +5,8 @@
 //! the attribution table, a time or a day) answers from the lake as it was then.
 
 use std::collections::{BTreeMap, HashMap};
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
@@ -139,14 +141,9 @@ async fn kpi(
 /// One `Throughline-Caveat` header per caveat. A header value is visible ASCII: any other
 /// byte of the text (a channel's name in Ukrainian) is percent-encoded, and so is `%`.
 fn add_caveats(answer: &mut Response, caveats: &[String]) {
+    const NOT_IN_A_HEADER: &AsciiSet = &CONTROLS.add(b'%');
     for caveat in caveats {
-        let mut encoded = String::with_capacity(caveat.len());
-        for byte in caveat.bytes() {
-            match byte {
-                b' '..=b'~' if byte != b'%' => encoded.push(byte as char),
-                other => encoded.push_str(&format!("%{other:02X}")),
-            }
-        }
+        let encoded = utf8_percent_encode(caveat, NOT_IN_A_HEADER).to_string();
         if let Ok(value) = HeaderValue::from_str(&encoded) {
             answer.headers_mut().append(CAVEAT_HEADER, value);
         }
