@@ -29,6 +29,45 @@ fn batch_backoff(attempt: u32) -> Duration {
     Duration::from_millis(25 << attempt.min(6))
 }
 
+/// Each key once, in order: one batch may not name an item twice.
+fn distinct(keys: &[String]) -> Vec<&String> {
+    keys.iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Sends a batch, then what DynamoDB handed back unprocessed, with backoff, up to
+/// [`BATCH_ATTEMPTS`] requests; `send` answers the items it read and what it skipped.
+/// Every item read is returned; what is still skipped at the end is an error.
+async fn until_processed<T, F, Fut>(what: &str, batch: Vec<T>, send: F) -> StateResult<Vec<Item>>
+where
+    F: Fn(Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = StateResult<(Vec<Item>, Vec<T>)>>,
+{
+    let mut read = Vec::new();
+    let mut pending = batch;
+    for attempt in 0..BATCH_ATTEMPTS {
+        if pending.is_empty() {
+            return Ok(read);
+        }
+        if attempt > 0 {
+            tokio::time::sleep(batch_backoff(attempt)).await;
+        }
+        let (items, skipped) = send(pending).await?;
+        read.extend(items);
+        pending = skipped;
+    }
+    if pending.is_empty() {
+        Ok(read)
+    } else {
+        Err(unavailable(format!(
+            "{} {what} still unprocessed after {BATCH_ATTEMPTS} batch requests",
+            pending.len()
+        )))
+    }
+}
+
 fn unavailable(e: impl std::fmt::Display) -> StateError {
     StateError::Unavailable(e.to_string())
 }
@@ -219,27 +258,16 @@ impl StateStore for DynamoStateStore {
 
     async fn has_keys(&self, scope: &str, keys: &[String]) -> StateResult<Vec<bool>> {
         let pk = format!("key#{scope}");
-        let unique: Vec<&String> = keys
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
         let now = now_secs();
         let mut live = std::collections::HashSet::new();
-        for chunk in unique.chunks(BATCH_GET_LIMIT) {
-            let mut pending: Vec<Item> = chunk
+        for chunk in distinct(keys).chunks(BATCH_GET_LIMIT) {
+            let lookups: Vec<Item> = chunk
                 .iter()
                 .map(|key| Item::from([("pk".into(), s(&pk)), ("sk".into(), s(*key))]))
                 .collect();
-            for attempt in 0..BATCH_ATTEMPTS {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(batch_backoff(attempt)).await;
-                }
+            let found = until_processed("key lookups", lookups, |pending| async move {
                 let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .set_keys(Some(pending))
                     .consistent_read(true)
                     .build()
                     .map_err(unavailable)?;
@@ -250,34 +278,30 @@ impl StateStore for DynamoStateStore {
                     .send()
                     .await
                     .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-                for item in answer
+                let items = answer
                     .responses()
                     .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let expires = item
-                        .get("expires_at")
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|n| n.parse::<i64>().ok());
-                    if let (Some(key), Some(expires)) = (text(item, "sk"), expires)
-                        && expires > now
-                    {
-                        live.insert(key);
-                    }
-                }
+                    .cloned()
+                    .unwrap_or_default();
                 // Throttled or over the answer's size: DynamoDB hands back what it skipped.
-                pending = answer
+                let skipped = answer
                     .unprocessed_keys()
                     .and_then(|u| u.get(&self.table))
                     .map(|k| k.keys().to_vec())
                     .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(unavailable(format!(
-                    "{} key lookups still unprocessed after {BATCH_ATTEMPTS} batch requests",
-                    pending.len()
-                )));
+                Ok((items, skipped))
+            })
+            .await?;
+            for item in &found {
+                let expires = item
+                    .get("expires_at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok());
+                if let (Some(key), Some(expires)) = (text(item, "sk"), expires)
+                    && expires > now
+                {
+                    live.insert(key);
+                }
             }
         }
         Ok(keys.iter().map(|key| live.contains(key)).collect())
@@ -286,14 +310,8 @@ impl StateStore for DynamoStateStore {
     async fn record_keys(&self, scope: &str, keys: &[String], ttl: Duration) -> StateResult<()> {
         let pk = format!("key#{scope}");
         let expires = AttributeValue::N((now_secs() + ttl.as_secs() as i64).to_string());
-        // One batch may not name an item twice.
-        let unique: Vec<&String> = keys
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        for chunk in unique.chunks(BATCH_WRITE_LIMIT) {
-            let mut pending: Vec<WriteRequest> = chunk
+        for chunk in distinct(keys).chunks(BATCH_WRITE_LIMIT) {
+            let writes: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|key| {
                     let item = Item::from([
@@ -308,32 +326,22 @@ impl StateStore for DynamoStateStore {
                         .map_err(unavailable)
                 })
                 .collect::<StateResult<_>>()?;
-            for attempt in 0..BATCH_ATTEMPTS {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(batch_backoff(attempt)).await;
-                }
+            until_processed("key writes", writes, |pending| async move {
                 let answer = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .request_items(&self.table, pending)
                     .send()
                     .await
                     .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-                pending = answer
+                let skipped = answer
                     .unprocessed_items()
                     .and_then(|u| u.get(&self.table))
                     .cloned()
                     .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(unavailable(format!(
-                    "{} key writes still unprocessed after {BATCH_ATTEMPTS} batch requests",
-                    pending.len()
-                )));
-            }
+                Ok((Vec::<Item>::new(), skipped))
+            })
+            .await?;
         }
         Ok(())
     }
